@@ -1,0 +1,77 @@
+//! Bindings for the `resource-agent-world` of `wit/` plus small helpers, so an agent crate
+//! only implements the `Guest` trait and calls `export_resource_agent!`.
+
+wit_bindgen::generate!({
+    world: "resource-agent-world",
+    path: "../../wit",
+    pub_export_macro: true,
+    export_macro_name: "export_resource_agent",
+    default_bindings_module: "atrium_agent_sdk",
+});
+
+pub use atrium::agent::types::{
+    ActionSpec, AgentMetadata as MetaData, KeyValue, OcfStatus, OpContext, OpResult, ParamType, Parameter,
+};
+pub use exports::atrium::agent::resource_agent::{Guest, Notification};
+
+/// Host capabilities, re-exported under short names.
+pub mod host {
+    pub use crate::atrium::agent::{clock, exec, http, log, node_attributes, state};
+}
+
+impl OpResult {
+    pub fn ok() -> Self {
+        OpResult { status: OcfStatus::Success, exit_reason: None }
+    }
+    pub fn status(status: OcfStatus) -> Self {
+        OpResult { status, exit_reason: None }
+    }
+    pub fn err(status: OcfStatus, reason: impl Into<String>) -> Self {
+        OpResult { status, exit_reason: Some(reason.into()) }
+    }
+}
+
+impl OpContext {
+    /// An instance parameter, or `None` when unset.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params.iter().find(|kv| kv.key == name).map(|kv| kv.value.as_str())
+    }
+    /// A meta value (without the `CRM_meta_` prefix).
+    pub fn meta(&self, name: &str) -> Option<&str> {
+        self.meta.iter().find(|kv| kv.key == name).map(|kv| kv.value.as_str())
+    }
+    pub fn is_probe(&self) -> bool {
+        self.interval_ms == 0
+    }
+}
+
+impl Parameter {
+    pub fn string(name: &str, shortdesc: &str, longdesc: &str) -> Self {
+        Parameter {
+            name: name.into(),
+            shortdesc: shortdesc.into(),
+            longdesc: longdesc.into(),
+            content_type: ParamType::String,
+            default: None,
+            required: false,
+            unique_group: None,
+            reloadable: false,
+            values: Vec::new(),
+        }
+    }
+}
+
+impl ActionSpec {
+    pub fn new(name: &str, timeout_ms: u64) -> Self {
+        ActionSpec { name: name.into(), timeout_ms, interval_ms: None, depth: None, role: None }
+    }
+}
+
+/// Sleeps for `op_sleep` seconds (fractional allowed) when that parameter is set, as Pacemaker's
+/// Dummy does to simulate slow actions. Returns false when the deadline cut the sleep short.
+pub fn op_sleep(ctx: &OpContext) -> bool {
+    match ctx.param("op_sleep").and_then(|s| s.parse::<f64>().ok()) {
+        Some(secs) if secs > 0.0 => host::clock::sleep_ms((secs * 1000.0) as u64),
+        _ => true,
+    }
+}
