@@ -1,0 +1,597 @@
+//! Unpacking a CIB into the scheduler's working view: nodes with their state, resources with
+//! their effective meta attributes and their current state from the operation history.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use atrium_cib::model::{nv_flatten, Cib, NodeKind, NvSet, OnFail, Primitive, Resource, Role};
+use atrium_cib::status::LrmRscOp;
+use atrium_cib::{parse_duration_ms, ClusterOptions, Score};
+
+use crate::history::{replay, NodeHistory};
+
+pub(crate) type NodeIx = usize;
+pub(crate) type RscIx = usize;
+
+#[derive(Debug, Clone)]
+pub(crate) struct NodeInfo {
+    pub name: String,
+    pub id: String,
+    pub remote: bool,
+    pub online: bool,
+    /// Why the node must be fenced (only when fencing is enabled).
+    pub unclean: Option<String>,
+    /// The node is unclean but fencing is disabled: treated as down without fencing.
+    pub lost: bool,
+    pub standby: bool,
+    pub maintenance: bool,
+    pub shutdown: bool,
+    pub attrs: BTreeMap<String, String>,
+    pub capacity: BTreeMap<String, i64>,
+    pub score: Score,
+    /// For remote nodes, the connection resource.
+    pub connection: Option<RscIx>,
+}
+
+impl NodeInfo {
+    /// May new resources be placed here?
+    pub fn can_host(&self) -> bool {
+        self.online && self.unclean.is_none() && !self.standby && !self.shutdown && !self.maintenance
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct PrimState {
+    pub agent: String,
+    pub class: String,
+    pub template: String,
+    pub utilization: BTreeMap<String, i64>,
+    pub migration_threshold: i64,
+    pub allow_migrate: bool,
+    pub ops: Vec<atrium_cib::Op>,
+    /// Nodes where the resource is active now, with its role there.
+    pub running: Vec<(NodeIx, Role)>,
+    /// Nodes whose history shows the resource (so no probe is needed).
+    pub known_on: BTreeSet<NodeIx>,
+    pub history: BTreeMap<NodeIx, NodeHistory>,
+    /// Fail counts per node (after failure-timeout expiry).
+    pub failcount: BTreeMap<NodeIx, i64>,
+    /// Promotion score per node from `master-<id>` attributes.
+    pub promotion_attr: BTreeMap<NodeIx, Score>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct CloneState {
+    pub instances: Vec<RscIx>,
+    pub promotable: bool,
+    pub unique: bool,
+    pub clone_max: usize,
+    pub node_max: usize,
+    pub promoted_max: usize,
+    pub promoted_node_max: usize,
+    pub interleave: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum Kind {
+    Primitive(PrimState),
+    Group(Vec<RscIx>),
+    Clone(CloneState),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Rsc {
+    pub id: String,
+    pub parent: Option<RscIx>,
+    pub kind: Kind,
+    pub meta: BTreeMap<String, String>,
+    pub priority: i64,
+    pub stickiness: Score,
+    pub managed: bool,
+    pub target_role: Option<Role>,
+}
+
+impl Rsc {
+    pub fn prim(&self) -> Option<&PrimState> {
+        match &self.kind {
+            Kind::Primitive(p) => Some(p),
+            _ => None,
+        }
+    }
+    pub fn prim_mut(&mut self) -> Option<&mut PrimState> {
+        match &mut self.kind {
+            Kind::Primitive(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
+pub(crate) struct Cluster {
+    pub opts: ClusterOptions,
+    pub have_quorum: bool,
+    pub now: i64,
+    pub nodes: Vec<NodeInfo>,
+    pub rscs: Vec<Rsc>,
+    /// Top-level resources in configuration order.
+    pub top: Vec<RscIx>,
+    pub by_id: BTreeMap<String, RscIx>,
+}
+
+fn int_meta(meta: &BTreeMap<String, String>, key: &str) -> Option<i64> {
+    let v = meta.get(key)?;
+    Score::parse(v).ok().map(Score::value).or_else(|| v.trim().parse::<f64>().ok().map(|f| f as i64))
+}
+
+fn truthy(meta: &BTreeMap<String, String>, key: &str) -> Option<bool> {
+    meta.get(key).and_then(|v| atrium_cib::parse_bool(v))
+}
+
+impl Cluster {
+    pub fn unpack(cib: &Cib, now: i64) -> Cluster {
+        let opts = cib.options();
+        let mut c = Cluster {
+            opts,
+            have_quorum: cib.have_quorum,
+            now,
+            nodes: Vec::new(),
+            rscs: Vec::new(),
+            top: Vec::new(),
+            by_id: BTreeMap::new(),
+        };
+        c.unpack_nodes(cib);
+        let defaults = nv_flatten(&cib.configuration.rsc_defaults, |s| s.rule.is_none());
+        for r in &cib.configuration.resources {
+            let ix = c.add_resource(r, None, &defaults, None);
+            c.top.push(ix);
+        }
+        c.link_remote_nodes();
+        c.unpack_history(cib);
+        c.apply_failure_policies();
+        c.resolve_remote_nodes();
+        c
+    }
+
+    pub fn node_by_name(&self, name: &str) -> Option<NodeIx> {
+        self.nodes.iter().position(|n| n.name == name)
+    }
+
+    fn unpack_nodes(&mut self, cib: &Cib) {
+        let fencing = self.opts.fencing_enabled;
+        let states = &cib.status.node_states;
+        let mut seen = BTreeSet::new();
+        let push = |c: &mut Cluster, name: String, id: String, remote: bool, cfg: Option<&atrium_cib::Node>| {
+            let state = states.iter().find(|s| s.id == id || s.uname.as_deref() == Some(name.as_str()));
+            let mut attrs = BTreeMap::new();
+            if let Some(n) = cfg {
+                attrs.extend(nv_flatten(&n.attributes, |s| s.rule.is_none()));
+            }
+            if let Some(s) = state {
+                attrs.extend(s.transient());
+            }
+            attrs.insert("#uname".into(), name.clone());
+            attrs.insert("#id".into(), id.clone());
+            attrs.insert("#kind".into(), if remote { "remote" } else { "cluster" }.into());
+            let capacity = cfg
+                .map(|n| nv_flatten(&n.utilization, |_| true))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(k, v)| v.trim().parse::<i64>().ok().map(|v| (k, v)))
+                .collect();
+            let (mut online, mut unclean, mut lost) = (false, None, false);
+            if !remote {
+                match state {
+                    None => {
+                        // Never seen: with startup-fencing the node must be shot before we trust it.
+                        if fencing && c.opts.startup_fencing {
+                            unclean = Some("node is unclean".to_string());
+                        }
+                    }
+                    Some(s) => {
+                        let in_ccm = s.in_ccm();
+                        let crmd = s.crmd_online();
+                        let join = s.join.as_deref().unwrap_or("member");
+                        let expected = s.expected.as_deref().unwrap_or("");
+                        if in_ccm && crmd && join == "member" {
+                            online = true;
+                        } else if !in_ccm && expected == "member" {
+                            unclean = Some("peer is no longer part of the cluster".to_string());
+                        } else if in_ccm && !crmd && expected == "member" && join == "member" {
+                            unclean = Some("peer process is no longer available".to_string());
+                        }
+                        if unclean.is_some() && !fencing {
+                            unclean = None;
+                            lost = true;
+                        }
+                    }
+                }
+            }
+            let flag = |k: &str| attrs.get(k).is_some_and(|v| atrium_cib::is_true(v));
+            let standby = flag("standby");
+            let maintenance = flag("maintenance");
+            let shutdown = attrs.get("shutdown").is_some_and(|v| v != "0" && !v.is_empty())
+                || state.and_then(|s| s.extra.get("shutdown")).is_some_and(|v| v != "0" && !v.is_empty());
+            c.nodes.push(NodeInfo {
+                name,
+                id,
+                remote,
+                online,
+                unclean,
+                lost,
+                standby,
+                maintenance,
+                shutdown,
+                attrs,
+                capacity,
+                score: cfg.and_then(|n| n.score).unwrap_or_default(),
+                connection: None,
+            });
+        };
+        for n in &cib.configuration.nodes {
+            seen.insert(n.uname.clone());
+            push(self, n.uname.clone(), n.id.clone(), n.kind == NodeKind::Remote, Some(n));
+        }
+        // Remote nodes implied by connection resources.
+        for p in cib.configuration.primitives() {
+            if is_remote_connection(p) && !seen.contains(&p.id) {
+                seen.insert(p.id.clone());
+                push(self, p.id.clone(), p.id.clone(), true, None);
+            }
+        }
+        for s in states {
+            let name = s.uname.clone().unwrap_or_else(|| s.id.clone());
+            if !seen.contains(&name) {
+                seen.insert(name.clone());
+                push(self, name, s.id.clone(), s.remote_node, None);
+            }
+        }
+    }
+
+    fn add_resource(
+        &mut self,
+        r: &Resource,
+        parent: Option<RscIx>,
+        inherited: &BTreeMap<String, String>,
+        instance: Option<(usize, &str)>,
+    ) -> RscIx {
+        let mut meta = inherited.clone();
+        meta.extend(nv_flatten(r.meta_attributes(), |s: &NvSet| s.rule.is_none()));
+        let suffix = instance.map(|(n, _)| format!(":{n}")).unwrap_or_default();
+        let id = format!("{}{}", r.id(), suffix);
+        let in_clone = instance.is_some();
+        let ix = self.rscs.len();
+        let priority = int_meta(&meta, "priority").unwrap_or(0);
+        let stickiness = meta
+            .get("resource-stickiness")
+            .and_then(|v| Score::parse(v).ok())
+            // Clone instances stick by 1 by default so they do not shuffle.
+            .unwrap_or(if in_clone { Score::new(1) } else { Score::ZERO });
+        let maintenance = truthy(&meta, "maintenance").unwrap_or(false) || self.opts.maintenance_mode;
+        let managed = truthy(&meta, "is-managed").unwrap_or(true) && !maintenance;
+        let target_role = meta.get("target-role").and_then(|v| Role::parse(v));
+        self.rscs.push(Rsc {
+            id: id.clone(),
+            parent,
+            kind: Kind::Group(Vec::new()),
+            meta: meta.clone(),
+            priority,
+            stickiness,
+            managed,
+            target_role,
+        });
+        self.by_id.insert(id.clone(), ix);
+        let kind = match r {
+            Resource::Primitive(p) => Kind::Primitive(self.prim_state(p, &meta)),
+            Resource::Group(g) => {
+                let kids = g
+                    .children
+                    .iter()
+                    .map(|p| self.add_resource(&Resource::Primitive(p.clone()), Some(ix), &meta, instance))
+                    .collect();
+                Kind::Group(kids)
+            }
+            Resource::Clone(cl) => {
+                let promotable = cl.is_promotable();
+                let unique = truthy(&meta, "globally-unique").unwrap_or(false);
+                let nodes = self.nodes.len();
+                let clone_max = int_meta(&meta, "clone-max").map_or(nodes, |v| v.max(0) as usize);
+                let node_max = int_meta(&meta, "clone-node-max").map_or(1, |v| v.max(0) as usize);
+                let promoted_max = int_meta(&meta, "promoted-max")
+                    .or_else(|| int_meta(&meta, "master-max"))
+                    .map_or(1, |v| v.max(0) as usize);
+                let promoted_node_max = int_meta(&meta, "promoted-node-max")
+                    .or_else(|| int_meta(&meta, "master-node-max"))
+                    .map_or(1, |v| v.max(0) as usize);
+                let interleave = truthy(&meta, "interleave").unwrap_or(false);
+                // Instances inherit the clone's meta except the clone-only keys.
+                let mut child_meta = meta.clone();
+                child_meta.remove("resource-stickiness");
+                if let Some(s) = meta.get("resource-stickiness") {
+                    child_meta.insert("resource-stickiness".into(), s.clone());
+                }
+                let instances = (0..clone_max)
+                    .map(|n| self.add_resource(&cl.child, Some(ix), &child_meta, Some((n, &cl.id))))
+                    .collect();
+                Kind::Clone(CloneState {
+                    instances,
+                    promotable,
+                    unique,
+                    clone_max,
+                    node_max,
+                    promoted_max,
+                    promoted_node_max,
+                    interleave,
+                })
+            }
+        };
+        self.rscs[ix].kind = kind;
+        ix
+    }
+
+    fn prim_state(&self, p: &Primitive, meta: &BTreeMap<String, String>) -> PrimState {
+        let utilization = nv_flatten(&p.utilization, |_| true)
+            .into_iter()
+            .filter_map(|(k, v)| v.trim().parse::<i64>().ok().map(|v| (k, v)))
+            .collect();
+        let migration_threshold = match meta.get("migration-threshold") {
+            Some(v) => Score::parse(v).map(Score::value).unwrap_or(atrium_cib::INFINITY),
+            None => atrium_cib::INFINITY,
+        };
+        PrimState {
+            agent: p.agent(),
+            class: p.class.clone(),
+            template: p.id.clone(),
+            utilization,
+            migration_threshold,
+            allow_migrate: truthy(meta, "allow-migrate").unwrap_or(false),
+            ops: p.operations.clone(),
+            running: Vec::new(),
+            known_on: BTreeSet::new(),
+            history: BTreeMap::new(),
+            failcount: BTreeMap::new(),
+            promotion_attr: BTreeMap::new(),
+        }
+    }
+
+    fn link_remote_nodes(&mut self) {
+        for ix in 0..self.rscs.len() {
+            let is_conn = self.rscs[ix].prim().is_some_and(|p| p.agent == "ocf:pacemaker:remote");
+            if is_conn && let Some(n) = self.node_by_name(&self.rscs[ix].id) {
+                self.nodes[n].connection = Some(ix);
+                self.nodes[n].remote = true;
+            }
+        }
+    }
+
+    /// All primitives that carry the given template id: the primitive itself, or each clone
+    /// instance of it.
+    fn instances_of(&self, template: &str) -> Vec<RscIx> {
+        self.rscs
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.prim().is_some_and(|p| p.template == template))
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    fn unpack_history(&mut self, cib: &Cib) {
+        let recheck_now = self.now;
+        let mut anon_used: BTreeMap<String, usize> = BTreeMap::new();
+        for state in &cib.status.node_states {
+            let name = state.uname.clone().unwrap_or_else(|| state.id.clone());
+            let Some(node) = self.node_by_name(&name) else { continue };
+            let transient = state.transient();
+            for lrm in &state.lrm_resources {
+                let (base, inst) = match lrm.id.rsplit_once(':') {
+                    Some((b, n)) if n.parse::<usize>().is_ok() => (b.to_string(), n.parse::<usize>().ok()),
+                    _ => (lrm.id.clone(), None),
+                };
+                let candidates = self.instances_of(&base);
+                if candidates.is_empty() {
+                    // Orphans (history of deleted resources) are not scheduled.
+                    continue;
+                }
+                let first = candidates[0];
+                let hist = {
+                    let p = self.rscs[first].prim().expect("instances are primitives");
+                    let ops = p.ops.clone();
+                    let on_fail_for = move |task: &str, interval: u64| {
+                        ops.iter().find(|o| o.name == task && o.interval_ms == interval).and_then(|o| o.on_fail)
+                    };
+                    let timeout = self.rscs[first]
+                        .meta
+                        .get("failure-timeout")
+                        .and_then(|v| parse_duration_ms(v).ok())
+                        .unwrap_or(0);
+                    let expired = |op: &LrmRscOp| {
+                        timeout > 0
+                            && on_fail_for(&op.operation, op.interval_ms) != Some(OnFail::Block)
+                            && op.last_rc_change.is_some_and(|t| t + (timeout / 1000) as i64 <= recheck_now)
+                    };
+                    replay(&lrm.ops, &on_fail_for, &expired)
+                };
+                // Which instance does this history belong to?
+                let target = if candidates.len() == 1 {
+                    first
+                } else {
+                    let unique = self.rscs[first]
+                        .parent
+                        .and_then(|p| self.clone_of(p))
+                        .is_some_and(|c| matches!(&self.rscs[c].kind, Kind::Clone(s) if s.unique));
+                    let active = hist.role != Role::Stopped;
+                    match (unique, inst) {
+                        (true, Some(n)) => match candidates.iter().find(|&&c| self.rscs[c].id.ends_with(&format!(":{n}"))) {
+                            Some(&c) => c,
+                            None => continue,
+                        },
+                        _ if !active => {
+                            for &c in &candidates {
+                                self.rscs[c].prim_mut().unwrap().known_on.insert(node);
+                            }
+                            continue;
+                        }
+                        _ => {
+                            // Anonymous instances are interchangeable: take the next free one.
+                            let used = anon_used.entry(base.clone()).or_insert(0);
+                            let Some(&c) = candidates.get(*used) else { continue };
+                            *used += 1;
+                            for &o in &candidates {
+                                self.rscs[o].prim_mut().unwrap().known_on.insert(node);
+                            }
+                            c
+                        }
+                    }
+                };
+                let timeout = self.rscs[target]
+                    .meta
+                    .get("failure-timeout")
+                    .and_then(|v| parse_duration_ms(v).ok())
+                    .unwrap_or(0);
+                let rid = self.rscs[target].id.clone();
+                let fc = failcount(&transient, &rid, &base, timeout, recheck_now, &self.rscs[target].prim().unwrap().ops);
+                let promo = transient
+                    .get(&format!("master-{rid}"))
+                    .or_else(|| transient.get(&format!("master-{base}")))
+                    .and_then(|v| Score::parse(v).ok());
+                let p = self.rscs[target].prim_mut().unwrap();
+                p.known_on.insert(node);
+                if hist.role != Role::Stopped {
+                    p.running.push((node, hist.role));
+                }
+                if fc > 0 {
+                    p.failcount.insert(node, fc);
+                }
+                if let Some(s) = promo {
+                    p.promotion_attr.insert(node, s);
+                }
+                p.history.insert(node, hist);
+            }
+            // Promotion scores of instances that have no history on this node yet.
+            for (k, v) in &transient {
+                if let Some(rid) = k.strip_prefix("master-") {
+                    for ix in self.instances_of(rid.split(':').next().unwrap_or(rid)) {
+                        let matches = self.rscs[ix].id == rid || !rid.contains(':');
+                        if matches && let Ok(s) = Score::parse(v) {
+                            self.rscs[ix].prim_mut().unwrap().promotion_attr.entry(node).or_insert(s);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Failures whose on-fail affects the node: a failed stop (fence by default when fencing is
+    /// enabled), `on-fail=fence` and `on-fail=standby`.
+    fn apply_failure_policies(&mut self) {
+        for ix in 0..self.rscs.len() {
+            let Some(p) = self.rscs[ix].prim() else { continue };
+            let mut fence = Vec::new();
+            let mut standby = Vec::new();
+            for (&n, h) in &p.history {
+                if !h.failed {
+                    continue;
+                }
+                match h.on_fail {
+                    Some(OnFail::Fence) => fence.push(n),
+                    None if h.stop_failed && self.opts.fencing_enabled => fence.push(n),
+                    Some(OnFail::Standby) => standby.push(n),
+                    _ => {}
+                }
+            }
+            let id = self.rscs[ix].id.clone();
+            for n in fence {
+                if self.opts.fencing_enabled && self.nodes[n].unclean.is_none() {
+                    self.nodes[n].unclean = Some(format!("{id} failed there"));
+                }
+            }
+            for n in standby {
+                self.nodes[n].standby = true;
+            }
+        }
+    }
+
+    /// A remote node is up when its connection resource runs and has not failed.
+    fn resolve_remote_nodes(&mut self) {
+        for n in 0..self.nodes.len() {
+            let Some(conn) = self.nodes[n].connection else { continue };
+            let p = self.rscs[conn].prim().unwrap();
+            let running = !p.running.is_empty();
+            let failed = p.history.values().any(|h| h.failed);
+            if running && failed && self.opts.fencing_enabled {
+                self.nodes[n].unclean = Some("remote connection is unrecoverable".into());
+            } else if running && !failed {
+                self.nodes[n].online = true;
+            }
+        }
+    }
+
+    pub fn clone_of(&self, mut ix: RscIx) -> Option<RscIx> {
+        loop {
+            if matches!(self.rscs[ix].kind, Kind::Clone(_)) {
+                return Some(ix);
+            }
+            ix = self.rscs[ix].parent?;
+        }
+    }
+
+    /// Primitives under a resource, in order.
+    pub fn leaves(&self, ix: RscIx) -> Vec<RscIx> {
+        let mut out = Vec::new();
+        self.collect_leaves(ix, &mut out);
+        out
+    }
+
+    fn collect_leaves(&self, ix: RscIx, out: &mut Vec<RscIx>) {
+        match &self.rscs[ix].kind {
+            Kind::Primitive(_) => out.push(ix),
+            Kind::Group(k) => k.iter().for_each(|&c| self.collect_leaves(c, out)),
+            Kind::Clone(c) => c.instances.iter().for_each(|&i| self.collect_leaves(i, out)),
+        }
+    }
+
+    pub fn top_of(&self, mut ix: RscIx) -> RscIx {
+        while let Some(p) = self.rscs[ix].parent {
+            ix = p;
+        }
+        ix
+    }
+}
+
+fn is_remote_connection(p: &Primitive) -> bool {
+    p.class == "ocf" && p.provider.as_deref() == Some("pacemaker") && p.agent_type == "remote"
+}
+
+/// Sum the fail counts recorded for a resource, skipping expired ones.
+fn failcount(
+    transient: &BTreeMap<String, String>,
+    id: &str,
+    base: &str,
+    timeout_ms: u64,
+    now: i64,
+    ops: &[atrium_cib::Op],
+) -> i64 {
+    let mut total = Score::ZERO;
+    for (k, v) in transient {
+        let Some(rest) = k.strip_prefix("fail-count-") else { continue };
+        let (rid, op) = match rest.split_once('#') {
+            Some((r, o)) => (r, Some(o)),
+            None => (rest, None),
+        };
+        if rid != id && rid != base {
+            continue;
+        }
+        let blocked = op.is_some_and(|o| {
+            o.rsplit_once('_').is_some_and(|(name, iv)| {
+                ops.iter().any(|d| d.name == name && d.interval_ms.to_string() == iv && d.on_fail == Some(OnFail::Block))
+            })
+        });
+        if timeout_ms > 0 && !blocked {
+            let last = transient.get(&format!("last-failure-{rest}")).and_then(|t| t.parse::<i64>().ok());
+            if last.is_some_and(|t| t + (timeout_ms / 1000) as i64 <= now) {
+                continue;
+            }
+        }
+        if let Ok(s) = Score::parse(v) {
+            total = total.add(s);
+        }
+    }
+    total.value()
+}
