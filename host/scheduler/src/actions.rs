@@ -62,7 +62,11 @@ pub(crate) fn plan(cl: &Cluster, pl: &Placement, roles: &[Role]) -> Vec<Plan> {
         if plan.frozen {
             plan.next = plan.cur;
             plan.next_role = plan.cur_role;
-            plan.start_runnable = true;
+            // A resource blocked by a failure cannot be started, so nothing ordered after it can.
+            let blocked = plan.cur.and_then(|c| p.history.get(&c)).is_some_and(|h| {
+                h.failed && (h.on_fail == Some(OnFail::Block) || (h.stop_failed && !cl.opts.fencing_enabled))
+            });
+            plan.start_runnable = !blocked;
             continue;
         }
         plan.stop_implied = plan.cur.is_some_and(|c| cl.nodes[c].unclean.is_some());
@@ -167,14 +171,14 @@ pub(crate) fn propagate(cl: &Cluster, plans: &mut [Plan], pairs: &[OrderPair]) {
     for _ in 0..(pairs.len() + 2) {
         let mut changed = false;
         for o in pairs.iter().filter(|o| o.kind == OrderKind::Mandatory) {
-            let f = plans[o.first].clone();
-            let t = &mut plans[o.then];
-            if t.frozen {
-                continue;
-            }
             let fid = &cl.rscs[o.first].id;
             match (o.first_action, o.then_action) {
                 (RscAction::Start, RscAction::Start) | (RscAction::Promote, RscAction::Start) | (RscAction::Start, RscAction::Promote) => {
+                    let f = plans[o.first].clone();
+                    let t = &mut plans[o.then];
+                    if t.frozen {
+                        continue;
+                    }
                     let first_unrunnable = f.next.is_none() || !f.start_runnable;
                     if first_unrunnable && t.next.is_some() && t.start_runnable {
                         t.start_runnable = false;
@@ -189,9 +193,12 @@ pub(crate) fn propagate(cl: &Cluster, plans: &mut [Plan], pairs: &[OrderPair]) {
                     }
                 }
                 (RscAction::Stop, RscAction::Stop) => {
-                    // The dependent must stop before the resource it needs stops.
-                    if f.stop_required && t.cur.is_some() && !t.stop_required && t.cur == f.cur {
-                        t.stop_required = true;
+                    // "first stops before then stops" comes from "then starts before first":
+                    // when `then` must stop, `first`, which depends on it, must stop too.
+                    let t = plans[o.then].clone();
+                    let f = &mut plans[o.first];
+                    if !f.frozen && t.stop_required && f.cur.is_some() && !f.stop_required && f.cur == t.cur {
+                        f.stop_required = true;
                         changed = true;
                     }
                 }

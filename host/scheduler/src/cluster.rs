@@ -583,6 +583,15 @@ fn failcount(
                 ops.iter().any(|d| d.name == name && d.interval_ms.to_string() == iv && d.on_fail == Some(OnFail::Block))
             })
         });
+        // Ignored failures never count towards migration-threshold.
+        let ignored = op.is_some_and(|o| {
+            o.rsplit_once('_').is_some_and(|(name, iv)| {
+                ops.iter().any(|d| d.name == name && d.interval_ms.to_string() == iv && d.on_fail == Some(OnFail::Ignore))
+            })
+        });
+        if ignored {
+            continue;
+        }
         if timeout_ms > 0 && !blocked {
             let last = transient.get(&format!("last-failure-{rest}")).and_then(|t| t.parse::<i64>().ok());
             if last.is_some_and(|t| t + (timeout_ms / 1000) as i64 <= now) {

@@ -47,7 +47,8 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
             continue;
         }
         let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-        let ok = op.op_status == op_status::DONE;
+        // Old controllers recorded an expected result as an error; the expected rc decides.
+        let ok = op.op_status == op_status::DONE || (op.op_status == op_status::ERROR && op.target_rc() == Some(op.rc_code));
         let success = ok
             && match op.operation.as_str() {
                 "monitor" => {
@@ -95,10 +96,9 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
             }
             continue;
         }
-        // A not-running result from a recurring monitor means the resource stopped by itself.
-        if op.operation == "monitor" && op.rc_code == rc::NOT_RUNNING && ok {
-            h.role = Role::Stopped;
-        } else {
+        // The resource may be partly active after any failure, so it counts as running (and
+        // needing recovery) even when a monitor reported "not running".
+        {
             match op.operation.as_str() {
                 "start" | "stop" | "migrate_to" | "migrate_from" => {
                     if h.role == Role::Stopped {

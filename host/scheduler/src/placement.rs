@@ -123,18 +123,33 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     // Remote connections first: a remote node can host resources once its connection runs.
     let mut order: Vec<RscIx> = cl.top.clone();
     let is_conn = |ix: RscIx| cl.nodes.iter().any(|n| n.connection == Some(ix));
-    let cur_score = |a: &Assigner, ix: RscIx| -> Score {
+    // Assignment order: connections, then priority, then the score on the current node, then
+    // the scores on each node in turn. A node without room for the resource counts as banned.
+    let full = Capacity::new(cl);
+    let node_scores = |a: &Assigner, ix: RscIx| -> Vec<Score> {
         let b = a.p.base[ix].as_ref().unwrap();
-        cl.leaves(ix)
-            .first()
-            .and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| b.score[n]))
-            .unwrap_or(Score::NEG_INFINITY)
+        let mut needs = Needs::new();
+        if cl.opts.placement_strategy != PlacementStrategy::Default {
+            for l in cl.leaves(ix) {
+                add_needs(&mut needs, &cl.rscs[l].prim().unwrap().utilization);
+            }
+        }
+        (0..cl.nodes.len())
+            .map(|n| if b.allowed[n] && full.fits(n, &needs) && a.host_ok[n] { b.score[n] } else { Score::NEG_INFINITY })
+            .collect()
     };
-    let keys: Vec<(bool, i64, Score)> = order.iter().map(|&ix| (is_conn(ix), cl.rscs[ix].priority, cur_score(&a, ix))).collect();
+    let keys: Vec<(bool, i64, Score, Vec<Score>)> = order
+        .iter()
+        .map(|&ix| {
+            let s = node_scores(&a, ix);
+            let cur = cl.leaves(ix).first().and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| s[n]));
+            (is_conn(ix), cl.rscs[ix].priority, cur.unwrap_or(Score::NEG_INFINITY), s)
+        })
+        .collect();
     let pos = |ix: RscIx| order_pos(&cl.top, ix);
     order.sort_by(|&x, &y| {
         let (kx, ky) = (&keys[pos(x)], &keys[pos(y)]);
-        ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1)).then(ky.2.cmp(&kx.2))
+        ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1)).then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
     });
     for ix in order {
         if is_conn(ix) {
@@ -191,7 +206,9 @@ impl Assigner<'_> {
                 h.failed && (h.on_fail == Some(OnFail::Block) || (h.stop_failed && !cl.opts.fencing_enabled && h.on_fail != Some(OnFail::Fence)))
             });
             let on_maint_node = cur.is_some_and(|n| cl.nodes[n].maintenance);
-            if !r.managed || blocked || on_maint_node {
+            // Fencing the node resolves a blocked failure there.
+            let fenced = cur.is_some_and(|n| cl.nodes[n].unclean.is_some());
+            if !r.managed || (blocked && !fenced) || on_maint_node {
                 pin = Some(cur);
             }
         }
@@ -253,22 +270,33 @@ impl Assigner<'_> {
                 contrib.push((n, s, format!("colocation {} with {}", c.id, cl.rscs[c.primary].id)));
             }
         }
-        // Dependents not yet placed pull the primary towards the nodes they prefer.
+        // Dependents not yet placed pull the primary towards the nodes they prefer, one at a
+        // time; a dependent whose wishes would leave the primary nowhere to run is ignored.
         for c in self.p.colocations.clone().iter().filter(|c| c.primary == colo_owner && !self.done[c.dependent]) {
             if c.score.value() <= 0 || c.dependent_role.is_some() {
                 continue;
             }
             let Some(db) = self.p.base[c.dependent].clone() else { continue };
+            let mut trial = score.clone();
+            let mut added = Vec::new();
             for n in 0..cl.nodes.len() {
-                let ds = db.score[n];
-                if ds.is_neg_inf() || ds == Score::ZERO {
+                let ds = if db.allowed[n] { db.score[n] } else { Score::NEG_INFINITY };
+                let s = if c.score.is_pos_inf() {
+                    ds
+                } else if ds.is_neg_inf() {
                     continue;
-                }
-                let s = if c.score.is_pos_inf() { ds } else { Score::new(ds.value() * c.score.value() / atrium_cib::INFINITY) };
+                } else {
+                    Score::new(ds.value() * c.score.value() / atrium_cib::INFINITY)
+                };
                 if s != Score::ZERO {
-                    score[n] = score[n].add(s);
-                    contrib.push((n, s, format!("colocated {} prefers node (via {})", cl.rscs[c.dependent].id, c.id)));
+                    trial[n] = trial[n].add(s);
+                    added.push((n, s, format!("colocated {} (via {})", cl.rscs[c.dependent].id, c.id)));
                 }
+            }
+            let usable = (0..cl.nodes.len()).any(|n| self.host_ok[n] && allowed[n] && trial[n].value() >= 0);
+            if usable {
+                score = trial;
+                contrib.extend(added);
             }
         }
         self.p.contributions[unit] = contrib;
