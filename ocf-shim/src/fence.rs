@@ -113,7 +113,12 @@ impl FenceScriptAgent {
             Termination::Signaled(s) => format!("killed by signal {s}"),
             Termination::TimedOut => format!("timed out after {} ms", f.elapsed.as_millis()),
         };
-        AgentError::Run { agent: self.name(), detail: format!("{action} failed ({how}){}", error_summary(&f.stderr)) }
+        let mut why = error_summary(&f.stderr);
+        if why.is_empty() {
+            // Some agents (fence_ack_manual) print their usage on stdout instead.
+            why = first_line(&f.stdout).map(|l| format!(": {l}")).unwrap_or_default();
+        }
+        AgentError::Run { agent: self.name(), detail: format!("{action} failed ({how}){why}") }
     }
 }
 
@@ -132,6 +137,10 @@ fn error_summary(stderr: &[u8]) -> String {
         .or(lines.last())
         .map(|l| format!(": {l}"))
         .unwrap_or_default()
+}
+
+fn first_line(bytes: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(bytes).lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
 }
 
 impl FenceAgent for FenceScriptAgent {
