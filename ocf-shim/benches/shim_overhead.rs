@@ -10,7 +10,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let iterations: usize = std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(300);
+    let iterations: usize =
+        std::env::args().skip(1).find(|a| !a.starts_with('-')).and_then(|a| a.parse().ok()).unwrap_or(300);
     let dir = tempfile::tempdir().unwrap();
     let shim = Shim::new(ShimConfig::new("/bin/false", dir.path(), "node1")).unwrap();
     let dummy = shim.resource_agent(&"ocf:heartbeat:Dummy".parse().unwrap()).unwrap();
@@ -23,7 +24,8 @@ fn main() {
     let env = ocf_environment(&req, ScriptIdentity { provider: "heartbeat", kind: "Dummy" }, shim.config());
     let direct = || {
         let t = Instant::now();
-        let out = Command::new(dummy.script_path()).arg("monitor").env_clear().envs(&env).current_dir("/").output().unwrap();
+        let out =
+            Command::new(dummy.script_path()).arg("monitor").env_clear().envs(&env).current_dir("/").output().unwrap();
         assert_eq!(out.status.code(), Some(0));
         t.elapsed()
     };
@@ -68,7 +70,12 @@ impl Stats {
     fn of(mut v: Vec<Duration>) -> Stats {
         v.sort();
         let n = v.len();
-        Stats { mean: v.iter().sum::<Duration>() / n as u32, median: v[n / 2], p95: v[(n * 95 / 100).min(n - 1)], min: v[0] }
+        Stats {
+            mean: v.iter().sum::<Duration>() / n as u32,
+            median: v[n / 2],
+            p95: v[(n * 95 / 100).min(n - 1)],
+            min: v[0],
+        }
     }
 }
 

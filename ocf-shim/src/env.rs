@@ -29,7 +29,11 @@ pub struct ScriptIdentity<'a> {
 }
 
 /// The full environment for running `request` through the OCF agent `agent`.
-pub fn ocf_environment(request: &ActionRequest, agent: ScriptIdentity<'_>, config: &ShimConfig) -> BTreeMap<String, String> {
+pub fn ocf_environment(
+    request: &ActionRequest,
+    agent: ScriptIdentity<'_>,
+    config: &ShimConfig,
+) -> BTreeMap<String, String> {
     let mut env = BTreeMap::new();
     for name in INHERITED {
         if let Ok(v) = std::env::var(name) {
@@ -115,7 +119,11 @@ pub fn request_from_ocf_env(action: Action, env: &BTreeMap<String, String>) -> R
         }
     }
     let millis = |var: &str, value: String| {
-        value.trim().parse::<u64>().map(Duration::from_millis).map_err(|_| EnvError::BadNumber { var: format!("{META_PREFIX}{var}"), value })
+        value
+            .trim()
+            .parse::<u64>()
+            .map(Duration::from_millis)
+            .map_err(|_| EnvError::BadNumber { var: format!("{META_PREFIX}{var}"), value })
     };
     if let Some(v) = req.meta.remove("interval") {
         req.interval = millis("interval", v)?;
@@ -124,7 +132,8 @@ pub fn request_from_ocf_env(action: Action, env: &BTreeMap<String, String>) -> R
         req.timeout = millis("timeout", v)?;
     }
     if let Some(v) = env.get("OCF_CHECK_LEVEL") {
-        req.depth = v.trim().parse().map_err(|_| EnvError::BadNumber { var: "OCF_CHECK_LEVEL".into(), value: v.clone() })?;
+        req.depth =
+            v.trim().parse().map_err(|_| EnvError::BadNumber { var: "OCF_CHECK_LEVEL".into(), value: v.clone() })?;
     }
     if let Some(node) = env.get(NODE_NAME_VAR)
         && req.meta.get("on_node") == Some(node)

@@ -8,7 +8,7 @@ use crate::config::ShimConfig;
 use crate::metadata_xml::parse_meta_data;
 use crate::process::{self, Finished, ProcessError, RunSpec, Termination};
 use crate::script_agent::exit_reason;
-use atrium_contract::{AgentClass, AgentAddress, AgentError, FenceAgent, FenceRequest, MetaData, PowerState};
+use atrium_contract::{AgentAddress, AgentClass, AgentError, FenceAgent, FenceRequest, MetaData, PowerState};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +47,10 @@ impl FenceScriptAgent {
     pub fn meta_data_xml(&self) -> Result<String, AgentError> {
         let f = self.call("metadata", &[], None, self.config.meta_data_timeout)?;
         let f = self.expect_success("metadata", f)?;
-        String::from_utf8(f.stdout).map_err(|e| AgentError::MetaData { agent: self.name(), detail: format!("metadata output is not UTF-8: {e}") })
+        String::from_utf8(f.stdout).map_err(|e| AgentError::MetaData {
+            agent: self.name(),
+            detail: format!("metadata output is not UTF-8: {e}"),
+        })
     }
 
     /// Runs `action` with the device parameters, the target, and the timeout of `req`.
@@ -69,12 +72,21 @@ impl FenceScriptAgent {
         self.call(action, &lines, Some(&req.device), req.timeout)
     }
 
-    fn call(&self, action: &str, params: &[(String, String)], device: Option<&str>, timeout: Duration) -> Result<Finished, AgentError> {
+    fn call(
+        &self,
+        action: &str,
+        params: &[(String, String)],
+        device: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Finished, AgentError> {
         let mut input = format!("action={action}\n");
         for (k, v) in params {
             // The protocol is line-based: a newline inside a value would inject another key.
             if k.contains(['\n', '=']) || v.contains('\n') {
-                return Err(AgentError::Run { agent: self.name(), detail: format!("device parameter {k:?} cannot be passed on a line of its own") });
+                return Err(AgentError::Run {
+                    agent: self.name(),
+                    detail: format!("device parameter {k:?} cannot be passed on a line of its own"),
+                });
             }
             input.push_str(&format!("{k}={v}\n"));
         }
@@ -91,7 +103,9 @@ impl FenceScriptAgent {
             kill_grace: self.config.kill_grace,
         })
         .map_err(|e| match e {
-            ProcessError::NotFound { .. } | ProcessError::PermissionDenied { .. } => AgentError::NotInstalled { agent: self.name(), detail: e.to_string() },
+            ProcessError::NotFound { .. } | ProcessError::PermissionDenied { .. } => {
+                AgentError::NotInstalled { agent: self.name(), detail: e.to_string() }
+            }
             other => AgentError::Run { agent: self.name(), detail: other.to_string() },
         })?;
         for line in String::from_utf8_lossy(&finished.stderr).lines().filter(|l| !l.trim().is_empty()) {
@@ -129,7 +143,11 @@ fn error_summary(stderr: &[u8]) -> String {
         return format!(": {r}");
     }
     let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.contains("Warning:") && !l.starts_with("import ")).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.contains("Warning:") && !l.starts_with("import "))
+        .collect();
     lines
         .iter()
         .rev()
@@ -150,7 +168,8 @@ impl FenceAgent for FenceScriptAgent {
 
     fn meta_data(&self) -> Result<MetaData, AgentError> {
         let xml = self.meta_data_xml()?;
-        parse_meta_data(&self.name(), &xml).map_err(|e| AgentError::MetaData { agent: self.name(), detail: e.to_string() })
+        parse_meta_data(&self.name(), &xml)
+            .map_err(|e| AgentError::MetaData { agent: self.name(), detail: e.to_string() })
     }
 
     fn list(&self, req: &FenceRequest) -> Result<Vec<String>, AgentError> {

@@ -30,7 +30,8 @@ pub enum HelperTool {
 }
 
 impl HelperTool {
-    pub const ALL: [HelperTool; 4] = [HelperTool::CrmAttribute, HelperTool::CrmMaster, HelperTool::CrmNode, HelperTool::AttrdUpdater];
+    pub const ALL: [HelperTool; 4] =
+        [HelperTool::CrmAttribute, HelperTool::CrmMaster, HelperTool::CrmNode, HelperTool::AttrdUpdater];
 
     pub fn command_name(self) -> &'static str {
         match self {
@@ -69,9 +70,18 @@ impl HelperOutput {
 /// Runs the tool `argv0` names with `args` (without argv[0]) against `store`. `env` supplies
 /// `ATRIUM_NODE_NAME` (the local node) and `OCF_RESOURCE_INSTANCE` (the default resource for
 /// promotion scores).
-pub fn run_helper(argv0: &str, args: &[String], store: &dyn NodeAttributeStore, env: &BTreeMap<String, String>) -> HelperOutput {
+pub fn run_helper(
+    argv0: &str,
+    args: &[String],
+    store: &dyn NodeAttributeStore,
+    env: &BTreeMap<String, String>,
+) -> HelperOutput {
     let Some(tool) = HelperTool::from_argv0(argv0) else {
-        return HelperOutput { code: EXIT_USAGE, stdout: String::new(), stderr: format!("{argv0}: not a helper tool this executable provides\n") };
+        return HelperOutput {
+            code: EXIT_USAGE,
+            stdout: String::new(),
+            stderr: format!("{argv0}: not a helper tool this executable provides\n"),
+        };
     };
     let parsed = match parse_options(options_of(tool), args) {
         Ok(p) => p,
@@ -96,7 +106,11 @@ pub fn main_from_env() -> i32 {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let out = match env.get(ATTRIBUTES_FILE_VAR) {
         Some(path) => run_helper(&argv0, &args, &FileAttributeStore::new(path), &env),
-        None => HelperOutput { code: EXIT_ERROR, stdout: String::new(), stderr: format!("{argv0}: {ATTRIBUTES_FILE_VAR} is not set\n") },
+        None => HelperOutput {
+            code: EXIT_ERROR,
+            stdout: String::new(),
+            stderr: format!("{argv0}: {ATTRIBUTES_FILE_VAR} is not set\n"),
+        },
     };
     // A closed stdout (agent piping into `head`) must not turn a done update into a failure.
     let _ = io::stdout().write_all(out.stdout.as_bytes());
@@ -131,7 +145,10 @@ fn failure(code: i32, message: impl Into<String>) -> Failure {
 }
 
 fn local_node(env: &BTreeMap<String, String>) -> Result<String, Failure> {
-    env.get(NODE_NAME_VAR).filter(|n| !n.is_empty()).cloned().ok_or_else(|| failure(EXIT_ERROR, format!("{NODE_NAME_VAR} is not set: cannot tell the local node")))
+    env.get(NODE_NAME_VAR)
+        .filter(|n| !n.is_empty())
+        .cloned()
+        .ok_or_else(|| failure(EXIT_ERROR, format!("{NODE_NAME_VAR} is not set: cannot tell the local node")))
 }
 
 fn resource_instance(explicit: Option<&str>, env: &BTreeMap<String, String>) -> Result<String, Failure> {
@@ -266,7 +283,10 @@ fn parse_options(table: Vec<&'static Opt>, args: &[String]) -> Result<Parsed, St
                 (Arg::None, Some(_)) => return Err(format!("option --{name} takes no value")),
                 (Arg::None, None) => None,
                 (_, Some(v)) => Some(v),
-                (Arg::Required, None) => Some(args.get(i).cloned().ok_or_else(|| format!("option --{name} needs a value"))?).inspect(|_| i += 1),
+                (Arg::Required, None) => {
+                    Some(args.get(i).cloned().ok_or_else(|| format!("option --{name} needs a value"))?)
+                        .inspect(|_| i += 1)
+                }
                 (Arg::Optional, None) if next_is_value(i) => {
                     i += 1;
                     Some(args[i - 1].clone())
@@ -349,9 +369,13 @@ impl NodeAttrOp {
             Command::Query => {
                 let value = store.get(&self.node, &self.name).map_err(store_err)?.or_else(|| self.default.clone());
                 let Some(value) = value else {
-                    return Err(failure(EXIT_NO_SUCH, format!("error performing operation: no such attribute {} on node {}", self.name, self.node)));
+                    return Err(failure(
+                        EXIT_NO_SUCH,
+                        format!("error performing operation: no such attribute {} on node {}", self.name, self.node),
+                    ));
                 };
-                let line = if self.quiet { value } else { format!("scope={}  name={} value={value}", self.scope, self.name) };
+                let line =
+                    if self.quiet { value } else { format!("scope={}  name={} value={value}", self.scope, self.name) };
                 return Ok(HelperOutput::ok(line + "\n"));
             }
         }
@@ -367,7 +391,11 @@ fn scope_of_lifetime(lifetime: Option<&str>) -> Result<&'static str, Failure> {
     }
 }
 
-fn crm_attribute(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<String, String>) -> Result<HelperOutput, Failure> {
+fn crm_attribute(
+    p: &Parsed,
+    store: &dyn NodeAttributeStore,
+    env: &BTreeMap<String, String>,
+) -> Result<HelperOutput, Failure> {
     for unsupported in ["pattern", "utilization"] {
         if p.has(unsupported) {
             return Err(failure(EXIT_USAGE, format!("--{unsupported} is not supported for agents")));
@@ -384,8 +412,14 @@ fn crm_attribute(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<Stri
         // reach here: report them as unset so `-d DEFAULT` queries still get their default.
         let name = p.value("name").unwrap_or_default();
         return match (cmd, p.value("default")) {
-            (Command::Query, Some(d)) => Ok(HelperOutput::ok(if p.has("quiet") { format!("{d}\n") } else { format!("scope={}  name={name} value={d}\n", section.unwrap_or("crm_config")) })),
-            (Command::Query, None) => Err(failure(EXIT_NO_SUCH, format!("error performing operation: no such cluster option {name}"))),
+            (Command::Query, Some(d)) => Ok(HelperOutput::ok(if p.has("quiet") {
+                format!("{d}\n")
+            } else {
+                format!("scope={}  name={name} value={d}\n", section.unwrap_or("crm_config"))
+            })),
+            (Command::Query, None) => {
+                Err(failure(EXIT_NO_SUCH, format!("error performing operation: no such cluster option {name}")))
+            }
             _ => Err(failure(EXIT_ERROR, "cluster options cannot be changed from an agent")),
         };
     }
@@ -409,7 +443,11 @@ fn crm_attribute(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<Stri
     op.run(cmd, store)
 }
 
-fn crm_master(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<String, String>) -> Result<HelperOutput, Failure> {
+fn crm_master(
+    p: &Parsed,
+    store: &dyn NodeAttributeStore,
+    env: &BTreeMap<String, String>,
+) -> Result<HelperOutput, Failure> {
     let cmd = command(p, &["update"])?;
     let op = NodeAttrOp {
         node: match p.value("node") {
@@ -432,7 +470,11 @@ fn crm_node(p: &Parsed, env: &BTreeMap<String, String>) -> Result<HelperOutput, 
     Ok(HelperOutput::ok(local_node(env)? + "\n"))
 }
 
-fn attrd_updater(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<String, String>) -> Result<HelperOutput, Failure> {
+fn attrd_updater(
+    p: &Parsed,
+    store: &dyn NodeAttributeStore,
+    env: &BTreeMap<String, String>,
+) -> Result<HelperOutput, Failure> {
     if p.has("all") {
         return Err(failure(EXIT_USAGE, "--all is not supported for agents"));
     }
@@ -453,7 +495,10 @@ fn attrd_updater(p: &Parsed, store: &dyn NodeAttributeStore, env: &BTreeMap<Stri
         ["query"] => {
             let value = store.get(&node, name).map_err(store_err)?;
             let Some(value) = value else {
-                return Err(failure(EXIT_NO_SUCH, format!("could not query value of {name}: attribute does not exist")));
+                return Err(failure(
+                    EXIT_NO_SUCH,
+                    format!("could not query value of {name}: attribute does not exist"),
+                ));
             };
             return Ok(HelperOutput::ok(format!("name=\"{name}\" host=\"{node}\" value=\"{value}\"\n")));
         }

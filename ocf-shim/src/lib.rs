@@ -17,7 +17,8 @@ mod wrap;
 pub use config::{DEFAULT_FENCE_DIR, DEFAULT_OCF_ROOT, ShimConfig};
 pub use discovery::{DiscoveryError, list_fence_agents, list_ocf_agents};
 pub use env::{
-    ATTRIBUTES_FILE_VAR, EXIT_REASON_PREFIX, EnvError, NODE_NAME_VAR, ScriptIdentity, ocf_environment, request_from_ocf_env,
+    ATTRIBUTES_FILE_VAR, EXIT_REASON_PREFIX, EnvError, NODE_NAME_VAR, ScriptIdentity, ocf_environment,
+    request_from_ocf_env,
 };
 pub use fence::{FenceScriptAgent, NotFenceAddress};
 pub use metadata_xml::{DEFAULT_ACTION_TIMEOUT, MetadataError, parse_duration, parse_meta_data};

@@ -6,8 +6,8 @@
 //! `<version>`, actions without timeouts).
 
 use atrium_contract::{ActionSpec, MetaData, ParamType, Parameter};
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 use std::time::Duration;
 
 /// Pacemaker's default operation timeout, used for actions that do not advertise one.
@@ -29,9 +29,13 @@ pub fn parse_meta_data(agent: &str, xml: &str) -> Result<MetaData, MetadataError
     if root.name != "resource-agent" {
         return Err(fail(&root, format!("root element is <{}>, expected <resource-agent>", root.name)));
     }
-    let name = root.attr("name").ok_or_else(|| fail(&root, "<resource-agent> has no name attribute".into()))?.to_string();
-    let version =
-        root.attr("version").map(str::to_string).or_else(|| root.child("version").map(Element::text)).unwrap_or_default();
+    let name =
+        root.attr("name").ok_or_else(|| fail(&root, "<resource-agent> has no name attribute".into()))?.to_string();
+    let version = root
+        .attr("version")
+        .map(str::to_string)
+        .or_else(|| root.child("version").map(Element::text))
+        .unwrap_or_default();
     let (shortdesc, longdesc) = descriptions(&root);
 
     let mut parameters = Vec::new();
@@ -66,11 +70,16 @@ pub fn parse_meta_data(agent: &str, xml: &str) -> Result<MetaData, MetadataError
         let aname = a.attr("name").ok_or_else(|| fail(a, "<action> has no name attribute".into()))?;
         let duration = |attr: &str| -> Result<Option<Duration>, MetadataError> {
             a.attr(attr)
-                .map(|v| parse_duration(v).ok_or_else(|| fail(a, format!("action {aname}: {attr}=\"{v}\" is not a duration"))))
+                .map(|v| {
+                    parse_duration(v)
+                        .ok_or_else(|| fail(a, format!("action {aname}: {attr}=\"{v}\" is not a duration")))
+                })
                 .transpose()
         };
         let depth = match a.attr("depth") {
-            Some(d) => Some(d.trim().parse().map_err(|_| fail(a, format!("action {aname}: depth=\"{d}\" is not a number")))?),
+            Some(d) => {
+                Some(d.trim().parse().map_err(|_| fail(a, format!("action {aname}: depth=\"{d}\" is not a number")))?)
+            }
             None => None,
         };
         actions.push(ActionSpec {
@@ -90,7 +99,9 @@ fn descriptions(el: &Element) -> (String, String) {
     let pick = |tag: &str| {
         let all: Vec<&Element> = el.children_named(tag).collect();
         all.iter()
-            .find(|d| d.attr("lang").is_none_or(|l| l.eq_ignore_ascii_case("en") || l.to_ascii_lowercase().starts_with("en-")))
+            .find(|d| {
+                d.attr("lang").is_none_or(|l| l.eq_ignore_ascii_case("en") || l.to_ascii_lowercase().starts_with("en-"))
+            })
             .or(all.first())
             .map(|d| d.text())
             .filter(|t| !t.is_empty())
@@ -364,7 +375,8 @@ mod tests {
 
     #[test]
     fn malformed_xml_names_agent_and_position() {
-        let err = parse_meta_data("ocf:test:bad", "<resource-agent name=\"x\">\n  <parameters>\n</resource-agent>").unwrap_err();
+        let err = parse_meta_data("ocf:test:bad", "<resource-agent name=\"x\">\n  <parameters>\n</resource-agent>")
+            .unwrap_err();
         assert_eq!(err.agent, "ocf:test:bad");
         assert_eq!(err.line, 3, "{err}");
         assert!(err.to_string().starts_with("meta-data of ocf:test:bad (line 3"), "{err}");

@@ -276,7 +276,11 @@ mod tests {
     fn environment_is_exactly_the_given_one() {
         let f = sh("env | sort", Duration::from_secs(10));
         let text = String::from_utf8(f.stdout).unwrap();
-        let names: Vec<&str> = text.lines().map(|l| l.split('=').next().unwrap()).filter(|n| *n != "PWD" && *n != "SHLVL" && *n != "_").collect();
+        let names: Vec<&str> = text
+            .lines()
+            .map(|l| l.split('=').next().unwrap())
+            .filter(|n| *n != "PWD" && *n != "SHLVL" && *n != "_")
+            .collect();
         assert_eq!(names, ["PATH"]);
     }
 

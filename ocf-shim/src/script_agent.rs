@@ -5,7 +5,7 @@ use crate::env::{EXIT_REASON_PREFIX, ScriptIdentity, ocf_environment};
 use crate::metadata_xml::parse_meta_data;
 use crate::process::{self, Finished, ProcessError, RunSpec, Termination};
 use atrium_contract::{
-    Action, ActionRequest, AgentClass, AgentAddress, AgentError, MetaData, OcfStatus, OpResult, ResourceAgent,
+    Action, ActionRequest, AgentAddress, AgentClass, AgentError, MetaData, OcfStatus, OpResult, ResourceAgent,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -60,19 +60,24 @@ impl OcfScriptAgent {
     pub fn meta_data_xml(&self) -> Result<String, AgentError> {
         let agent = self.address.to_string();
         let request = ActionRequest::new(Action::MetaData, "");
-        let finished = self.run(Action::MetaData.ocf_name(), &request, self.config.meta_data_timeout).map_err(|e| match e {
-            ProcessError::NotFound { .. } | ProcessError::PermissionDenied { .. } => {
-                AgentError::NotInstalled { agent: agent.clone(), detail: e.to_string() }
-            }
-            other => AgentError::Run { agent: agent.clone(), detail: other.to_string() },
-        })?;
+        let finished =
+            self.run(Action::MetaData.ocf_name(), &request, self.config.meta_data_timeout).map_err(|e| match e {
+                ProcessError::NotFound { .. } | ProcessError::PermissionDenied { .. } => {
+                    AgentError::NotInstalled { agent: agent.clone(), detail: e.to_string() }
+                }
+                other => AgentError::Run { agent: agent.clone(), detail: other.to_string() },
+            })?;
         log_output(&finished, false);
         match finished.termination {
             Termination::Exited(0) => {}
             _ => {
                 let result = op_result(&finished);
                 let why = result.exit_reason.or_else(|| last_line(&finished.stderr)).unwrap_or_default();
-                let detail = format!("meta-data failed ({}){}", describe(finished.termination), if why.is_empty() { String::new() } else { format!(": {why}") });
+                let detail = format!(
+                    "meta-data failed ({}){}",
+                    describe(finished.termination),
+                    if why.is_empty() { String::new() } else { format!(": {why}") }
+                );
                 return Err(AgentError::MetaData { agent, detail });
             }
         }
@@ -80,8 +85,17 @@ impl OcfScriptAgent {
             .map_err(|e| AgentError::MetaData { agent, detail: format!("meta-data output is not UTF-8: {e}") })
     }
 
-    fn run(&self, action: &str, request: &ActionRequest, timeout: std::time::Duration) -> Result<Finished, ProcessError> {
-        let env = ocf_environment(request, ScriptIdentity { provider: &self.provider, kind: &self.address.kind }, &self.config);
+    fn run(
+        &self,
+        action: &str,
+        request: &ActionRequest,
+        timeout: std::time::Duration,
+    ) -> Result<Finished, ProcessError> {
+        let env = ocf_environment(
+            request,
+            ScriptIdentity { provider: &self.provider, kind: &self.address.kind },
+            &self.config,
+        );
         process::run(&RunSpec {
             program: &self.script,
             args: &[action],
@@ -100,7 +114,8 @@ impl ResourceAgent for OcfScriptAgent {
 
     fn meta_data(&self) -> Result<MetaData, AgentError> {
         let xml = self.meta_data_xml()?;
-        parse_meta_data(&self.name(), &xml).map_err(|e| AgentError::MetaData { agent: self.name(), detail: e.to_string() })
+        parse_meta_data(&self.name(), &xml)
+            .map_err(|e| AgentError::MetaData { agent: self.name(), detail: e.to_string() })
     }
 
     fn execute(&self, request: &ActionRequest) -> OpResult {
@@ -116,7 +131,9 @@ pub(crate) fn op_result(f: &Finished) -> OpResult {
             Some(status) => OpResult::new(status),
             None => OpResult { raw_code: Some(code), ..OpResult::new(OcfStatus::GenericError) },
         },
-        Termination::Signaled(sig) => return OpResult::failed(OcfStatus::GenericError, format!("killed by signal {sig}")),
+        Termination::Signaled(sig) => {
+            return OpResult::failed(OcfStatus::GenericError, format!("killed by signal {sig}"));
+        }
         Termination::TimedOut => {
             let mut r = OpResult::timed_out(format!("timed out after {} ms", f.elapsed.as_millis()));
             // The agent may have said why it was stuck before it was killed.
@@ -140,7 +157,7 @@ pub(crate) fn exit_reason(stderr: &[u8]) -> Option<String> {
 }
 
 fn last_line(bytes: &[u8]) -> Option<String> {
-    String::from_utf8_lossy(bytes).lines().map(str::trim).filter(|l| !l.is_empty()).next_back().map(str::to_string)
+    String::from_utf8_lossy(bytes).lines().map(str::trim).rfind(|l| !l.is_empty()).map(str::to_string)
 }
 
 fn describe(t: Termination) -> String {
@@ -181,7 +198,12 @@ mod tests {
     use std::time::Duration;
 
     fn finished(termination: Termination, stderr: &str) -> Finished {
-        Finished { termination, stdout: Vec::new(), stderr: stderr.as_bytes().to_vec(), elapsed: Duration::from_millis(1500) }
+        Finished {
+            termination,
+            stdout: Vec::new(),
+            stderr: stderr.as_bytes().to_vec(),
+            elapsed: Duration::from_millis(1500),
+        }
     }
 
     #[test]

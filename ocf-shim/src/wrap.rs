@@ -24,7 +24,8 @@ pub fn render_ocf_wrapper(atrium_exe: &Path, agent: &AgentAddress) -> String {
 pub fn install_ocf_wrapper(path: &Path, atrium_exe: &Path, agent: &AgentAddress) -> io::Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
-    let file_name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "wrapper path has no file name"))?;
+    let file_name =
+        path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "wrapper path has no file name"))?;
     let tmp = dir.join(format!(".{}.{}", file_name.to_string_lossy(), std::process::id()));
     std::fs::write(&tmp, render_ocf_wrapper(atrium_exe, agent))?;
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;

@@ -98,7 +98,10 @@ fn fake_agent_power_cycle_over_stdin() {
 
     let calls = std::fs::read_to_string(t.path("calls")).unwrap();
     let first = calls.lines().next().unwrap();
-    assert_eq!(first, "status node2: action plug nodename ipaddr login passwd statedir", "pcmk_* stays with the cluster");
+    assert_eq!(
+        first, "status node2: action plug nodename ipaddr login passwd statedir",
+        "pcmk_* stays with the cluster"
+    );
     assert_eq!(calls.lines().count(), 8);
 }
 

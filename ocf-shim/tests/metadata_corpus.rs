@@ -16,7 +16,10 @@ enum Outcome {
 }
 
 /// Runs `fetch` for every agent on a few threads (python fence agents take a while each).
-fn survey(agents: &[AgentAddress], fetch: impl Fn(&AgentAddress) -> Result<String, AgentError> + Sync) -> Vec<(String, Outcome)> {
+fn survey(
+    agents: &[AgentAddress],
+    fetch: impl Fn(&AgentAddress) -> Result<String, AgentError> + Sync,
+) -> Vec<(String, Outcome)> {
     let next = Mutex::new(agents.iter());
     let results = Mutex::new(Vec::new());
     std::thread::scope(|s| {
@@ -69,7 +72,8 @@ fn report(kind: &str, results: &[(String, Outcome)]) {
             Outcome::Parsed => {}
         }
     }
-    let failures: Vec<&String> = results.iter().filter(|(_, o)| matches!(o, Outcome::ParseFailed(_))).map(|(a, _)| a).collect();
+    let failures: Vec<&String> =
+        results.iter().filter(|(_, o)| matches!(o, Outcome::ParseFailed(_))).map(|(a, _)| a).collect();
     assert!(failures.is_empty(), "{kind}: meta-data that did not parse: {failures:?}");
     assert!(parsed > 0, "{kind}: no agents installed?");
 }

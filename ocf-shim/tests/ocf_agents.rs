@@ -130,7 +130,10 @@ fn hang_case(ignore_term: bool) {
     let elapsed = started.elapsed();
     assert_eq!(result.outcome, OpOutcome::TimedOut, "{result:?}");
     let reason = result.exit_reason.unwrap();
-    assert!(reason.starts_with("timed out after") && reason.ends_with("waiting for something that never comes"), "{reason}");
+    assert!(
+        reason.starts_with("timed out after") && reason.ends_with("waiting for something that never comes"),
+        "{reason}"
+    );
     assert!(elapsed < 2 * req.timeout, "took {elapsed:?}");
     let child: i32 = std::fs::read_to_string(&childpid).unwrap().trim().parse().unwrap();
     assert!(wait_gone(child, Duration::from_secs(2)), "child {child} survived the group kill");
@@ -173,7 +176,10 @@ exit "$OCF_RESKEY_code"
 #[test]
 fn garbage_meta_data_is_a_clear_error_naming_the_agent() {
     let t = TestShim::private_root();
-    let name = t.write_agent("garbage", "#!/bin/sh\necho '<resource-agent name=\"g\">'\necho '  <parameters><oops></parameters>'\n");
+    let name = t.write_agent(
+        "garbage",
+        "#!/bin/sh\necho '<resource-agent name=\"g\">'\necho '  <parameters><oops></parameters>'\n",
+    );
     let err = agent(&t, &name).meta_data().unwrap_err();
     let AgentError::MetaData { agent: named, detail } = &err else { panic!("{err}") };
     assert_eq!(named, "ocf:test:garbage");
@@ -209,7 +215,9 @@ fn environment_round_trips_through_a_real_agent() {
         req.depth = 20;
         match action {
             Action::MigrateTo => req.migrate_peer = Some("node2".into()),
-            Action::Notify => req.notify = Some(atrium_contract::NotifyInfo { phase: "post".into(), operation: "start".into() }),
+            Action::Notify => {
+                req.notify = Some(atrium_contract::NotifyInfo { phase: "post".into(), operation: "start".into() })
+            }
             _ => {}
         }
         assert_eq!(agent(&t, &name).execute(&req).status, OcfStatus::Success);
@@ -229,7 +237,13 @@ fn environment_round_trips_through_a_real_agent() {
 fn discovery_finds_installed_agents() {
     let t = TestShim::system();
     let all: Vec<String> = t.shim.list_agents().unwrap().iter().map(ToString::to_string).collect();
-    for expected in ["ocf:heartbeat:Dummy", "ocf:heartbeat:anything", "ocf:pacemaker:Stateful", "stonith:fence_ipmilan", "stonith:fence_kdump"] {
+    for expected in [
+        "ocf:heartbeat:Dummy",
+        "ocf:heartbeat:anything",
+        "ocf:pacemaker:Stateful",
+        "stonith:fence_ipmilan",
+        "stonith:fence_kdump",
+    ] {
         assert!(all.iter().any(|a| a == expected), "{expected} missing from {} agents", all.len());
     }
     println!("{} agents listed", all.len());
