@@ -149,14 +149,18 @@ async fn open_sqlite(options: SqliteConnectOptions, location: &str) -> Result<sq
         .connect_with(options)
         .await
         .map_err(|source| {
-            // 26 = SQLITE_NOTADB, 11 = SQLITE_CORRUPT.
-            let code = source.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
-            if matches!(code.as_deref(), Some("26" | "11")) {
+            if is_sqlite_corruption(&source) {
                 Error::NotADatabase { location: location.to_owned(), source }
             } else {
                 Error::Connect { location: location.to_owned(), source }
             }
         })
+}
+
+/// SQLITE_NOTADB (26: not an SQLite file) or SQLITE_CORRUPT (11: damaged pages).
+fn is_sqlite_corruption(error: &sqlx::Error) -> bool {
+    let code = error.as_database_error().and_then(|e| e.code());
+    matches!(code.as_deref(), Some("26" | "11"))
 }
 
 async fn open_postgres(
@@ -196,7 +200,12 @@ async fn open_postgres(
 }
 
 fn migrate_error(location: &str, source: MigrateError) -> Error {
-    let detail = match &source {
+    let location = location.to_owned();
+    let detail = match source {
+        // The migration bookkeeping is the first thing read: a damaged file shows up here.
+        MigrateError::Execute(source) if is_sqlite_corruption(&source) => {
+            return Error::NotADatabase { location, source };
+        }
         MigrateError::VersionMissing(v) => {
             format!("migration {v} was applied to the database but is unknown to this build")
         }
@@ -204,9 +213,9 @@ fn migrate_error(location: &str, source: MigrateError) -> Error {
             format!("migration {v} was applied with different contents than this build's")
         }
         MigrateError::Dirty(v) => format!("migration {v} is only partially applied"),
-        _ => return Error::Migrate { location: location.to_owned(), source },
+        source => return Error::Migrate { location, source },
     };
-    Error::MigrationMismatch { location: location.to_owned(), detail, source }
+    Error::MigrationMismatch { location, detail, source }
 }
 
 fn is_plain_identifier(name: &str) -> bool {

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod concurrency;
 mod config_history;
 mod durability;
 mod events;

@@ -118,3 +118,50 @@ async fn unknown_migration_is_a_mismatch(t: &TestDb) {
     assert!(matches!(err, Error::MigrationMismatch { .. }), "{err}");
     assert!(err.to_string().contains("migration 9999 was applied to the database but is unknown"), "{err}");
 }
+
+#[tokio::test]
+async fn damaged_sqlite_pages() {
+    let t = TestDb::open(crate::common::Target::Sqlite, module_path!()).await.unwrap();
+    for call_id in 0..200 {
+        let op = atrium_db::OpResult {
+            node: "node1".into(),
+            resource: format!("r{call_id}"),
+            operation: "monitor".into(),
+            interval_ms: 10_000,
+            rc: 0,
+            status: "done".into(),
+            exit_reason: None,
+            call_id,
+            started_ms: 0,
+            ended_ms: 1,
+            duration_ms: 1,
+            transition_id: None,
+        };
+        t.db.op_history().record(&op).await.unwrap();
+    }
+    t.db.close().await;
+    // Move everything from the WAL into the main file, which is then damaged.
+    t.execute_raw("PRAGMA wal_checkpoint(TRUNCATE)").await;
+    // Keep page 1 (header and schema), overwrite every later page with garbage.
+    let mut file = std::fs::read(&t.location).unwrap();
+    assert!(file.len() > 3 * 4096, "the table spans several pages");
+    for (i, byte) in file.iter_mut().enumerate().skip(4096) {
+        *byte = (i % 251) as u8;
+    }
+    std::fs::write(&t.location, file).unwrap();
+
+    let err = t.reopen().await.unwrap_err();
+    assert!(matches!(err, Error::NotADatabase { .. }), "{err}");
+    assert!(err.to_string().contains("malformed"), "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_file_is_in_wal_mode() {
+    use sqlx::Connection;
+    let t = TestDb::open(crate::common::Target::Sqlite, module_path!()).await.unwrap();
+    t.db.close().await;
+    // journal_mode=wal is stored in the file: a connection of our own sees it.
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", t.location)).await.unwrap();
+    let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut conn).await.unwrap();
+    assert_eq!(mode, "wal");
+}
