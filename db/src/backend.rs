@@ -78,7 +78,9 @@ pub(crate) trait Fetch {
     }
 
     fn opt_uint(&self, table: &'static str, column: &'static str) -> Result<Option<u64>> {
-        self.opt_int(table, column)?.map(|v| from_sql(table, column, v)).transpose()
+        self.opt_int(table, column)?
+            .map(|v| from_sql(table, column, v))
+            .transpose()
     }
 }
 
@@ -86,25 +88,36 @@ macro_rules! impl_fetch {
     ($row:ty) => {
         impl Fetch for $row {
             fn int(&self, table: &'static str, column: &'static str) -> Result<i64> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
             fn opt_int(&self, table: &'static str, column: &'static str) -> Result<Option<i64>> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
             fn int32(&self, table: &'static str, column: &'static str) -> Result<i32> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
             fn flag(&self, table: &'static str, column: &'static str) -> Result<Option<bool>> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
             fn text(&self, table: &'static str, column: &'static str) -> Result<String> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
-            fn opt_text(&self, table: &'static str, column: &'static str) -> Result<Option<String>> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+            fn opt_text(
+                &self,
+                table: &'static str,
+                column: &'static str,
+            ) -> Result<Option<String>> {
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
             fn bytes(&self, table: &'static str, column: &'static str) -> Result<Vec<u8>> {
-                self.try_get(column).map_err(crate::error::query(table, "decode"))
+                self.try_get(column)
+                    .map_err(crate::error::query(table, "decode"))
             }
         }
     };

@@ -4,9 +4,9 @@
 //! the same numbers, and replaying a change after a restart is harmless: recording a version
 //! again with identical content is a no-op; with different content it is an error.
 
+use crate::Database;
 use crate::backend::{BeginWrite, Fetch, to_sql, with_pool};
 use crate::error::{Error, Result, query};
-use crate::Database;
 
 /// Who made a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,11 +118,17 @@ impl ConfigHistory {
                     .await
                     .map_err(query(TABLE, "record"))?;
                 if full_change(&row)? != *change {
-                    return Err(Error::ConfigVersionConflict { version: change.version });
+                    return Err(Error::ConfigVersionConflict {
+                        version: change.version,
+                    });
                 }
             }
             tx.commit().await.map_err(query(TABLE, "record"))?;
-            Ok(if inserted { Recorded::Inserted } else { Recorded::AlreadyPresent })
+            Ok(if inserted {
+                Recorded::Inserted
+            } else {
+                Recorded::AlreadyPresent
+            })
         })
     }
 
@@ -142,7 +148,9 @@ impl ConfigHistory {
     /// Up to `limit` changes, newest first, older than version `before` if given
     /// (pass the last version of one page to get the next).
     pub async fn list(&self, before: Option<u64>, limit: u32) -> Result<Vec<ConfigChangeSummary>> {
-        let before = before.map(|v| to_sql("configuration version", v)).transpose()?;
+        let before = before
+            .map(|v| to_sql("configuration version", v))
+            .transpose()?;
         with_pool!(self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT version, actor_kind, actor, at_ms, summary FROM config_history \
@@ -157,7 +165,10 @@ impl ConfigHistory {
                 .map(|row| {
                     Ok(ConfigChangeSummary {
                         version: row.uint(TABLE, "version")?,
-                        actor: Actor::from_columns(&row.text(TABLE, "actor_kind")?, row.text(TABLE, "actor")?)?,
+                        actor: Actor::from_columns(
+                            &row.text(TABLE, "actor_kind")?,
+                            row.text(TABLE, "actor")?,
+                        )?,
                         at_ms: row.uint(TABLE, "at_ms")?,
                         summary: row.text(TABLE, "summary")?,
                     })
@@ -178,7 +189,8 @@ impl ConfigHistory {
     }
 }
 
-const SELECT_FULL: &str = "SELECT version, actor_kind, actor, at_ms, summary, diff, config FROM config_history";
+const SELECT_FULL: &str =
+    "SELECT version, actor_kind, actor, at_ms, summary, diff, config FROM config_history";
 
 fn full_change(row: &impl Fetch) -> Result<ConfigChange> {
     Ok(ConfigChange {

@@ -76,6 +76,13 @@ pub enum Error {
 }
 
 /// Maps a sqlx error from a statement to [`Error::Query`] naming the table and operation.
-pub(crate) fn query(table: &'static str, operation: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-    move |source| Error::Query { table, operation, source }
+pub(crate) fn query(
+    table: &'static str,
+    operation: &'static str,
+) -> impl FnOnce(sqlx::Error) -> Error {
+    move |source| Error::Query {
+        table,
+        operation,
+        source,
+    }
 }

@@ -1,9 +1,9 @@
 //! Cluster events: what happened to the cluster, for the status view, alerts and the
 //! dashboard.
 
+use crate::Database;
 use crate::backend::{Fetch, to_sql, with_pool};
 use crate::error::{Error, Result, query};
-use crate::Database;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Severity {
@@ -74,7 +74,12 @@ pub struct EventFilter {
 impl EventFilter {
     /// The newest `limit` events.
     pub fn recent(limit: u32) -> Self {
-        EventFilter { kind: None, node: None, since_ms: None, limit }
+        EventFilter {
+            kind: None,
+            node: None,
+            since_ms: None,
+            limit,
+        }
     }
 
     /// Only events of this kind.
@@ -133,7 +138,10 @@ impl Events {
 
     /// The events matching `filter`, newest (by time, then id) first.
     pub async fn list(&self, filter: &EventFilter) -> Result<Vec<EventRecord>> {
-        let since = filter.since_ms.map(|v| to_sql("since time", v)).transpose()?;
+        let since = filter
+            .since_ms
+            .map(|v| to_sql("since time", v))
+            .transpose()?;
         with_pool!(self.db, |pool| {
             let rows = sqlx::query(
                 "SELECT id, at_ms, node, kind, severity, message, details FROM cluster_events \

@@ -3,9 +3,9 @@
 //! Rows are ordered by insertion (`id`), which is the order results were applied on this
 //! node; "newest" and "latest" below mean the highest id.
 
+use crate::Database;
 use crate::backend::{Fetch, to_sql, with_pool};
 use crate::error::{Result, query};
-use crate::Database;
 
 /// The result of one agent action, as reported by a node's executor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,12 @@ impl OpHistory {
     }
 
     /// Up to `limit` results for `resource` (on `node` only, if given), newest first.
-    pub async fn for_resource(&self, resource: &str, node: Option<&str>, limit: u32) -> Result<Vec<OpRecord>> {
+    pub async fn for_resource(
+        &self,
+        resource: &str,
+        node: Option<&str>,
+        limit: u32,
+    ) -> Result<Vec<OpRecord>> {
         with_pool!(self.db, |pool| {
             let rows = sqlx::query(&format!(
                 "SELECT {COLUMNS} FROM op_history WHERE resource = $1 AND ($2 IS NULL OR node = $2) \

@@ -3,8 +3,8 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::Connection;
+use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
@@ -97,7 +97,8 @@ impl Database {
         if location.is_empty() {
             return Err(invalid("empty location"));
         }
-        let is_postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let is_postgres =
+            location.starts_with("postgres://") || location.starts_with("postgresql://");
         if let Some(schema) = schema {
             if !is_postgres {
                 return Err(invalid("a schema can only be given with a postgres:// URL"));
@@ -109,19 +110,26 @@ impl Database {
             }
         }
         let pool = if is_postgres {
-            let options = PgConnectOptions::from_str(location).map_err(|e| invalid(&e.to_string()))?;
+            let options =
+                PgConnectOptions::from_str(location).map_err(|e| invalid(&e.to_string()))?;
             Pool::Postgres(open_postgres(options, schema, &masked).await?)
         } else if location.starts_with("sqlite:") {
-            let options = SqliteConnectOptions::from_str(location).map_err(|e| invalid(&e.to_string()))?;
+            let options =
+                SqliteConnectOptions::from_str(location).map_err(|e| invalid(&e.to_string()))?;
             Pool::Sqlite(open_sqlite(options, &masked).await?)
         } else if let Some((scheme, _)) = location.split_once("://") {
             return Err(invalid(&format!(
                 "unsupported scheme {scheme:?}: use postgres://, sqlite: or a file path"
             )));
         } else {
-            Pool::Sqlite(open_sqlite(SqliteConnectOptions::new().filename(location), &masked).await?)
+            Pool::Sqlite(
+                open_sqlite(SqliteConnectOptions::new().filename(location), &masked).await?,
+            )
         };
-        let db = Database { pool, location: masked };
+        let db = Database {
+            pool,
+            location: masked,
+        };
         db.migrate().await?;
         tracing::info!(location = %db.location, backend = ?db.backend(), "database open");
         Ok(db)
@@ -150,9 +158,15 @@ async fn open_sqlite(options: SqliteConnectOptions, location: &str) -> Result<sq
         .await
         .map_err(|source| {
             if is_sqlite_corruption(&source) {
-                Error::NotADatabase { location: location.to_owned(), source }
+                Error::NotADatabase {
+                    location: location.to_owned(),
+                    source,
+                }
             } else {
-                Error::Connect { location: location.to_owned(), source }
+                Error::Connect {
+                    location: location.to_owned(),
+                    source,
+                }
             }
         })
 }
@@ -170,11 +184,20 @@ async fn open_postgres(
 ) -> Result<sqlx::PgPool> {
     let connect_error = |source: sqlx::Error| {
         // 28P01 = invalid_password, 28000 = invalid_authorization_specification.
-        let code = source.as_database_error().and_then(|e| e.code()).map(|c| c.into_owned());
+        let code = source
+            .as_database_error()
+            .and_then(|e| e.code())
+            .map(|c| c.into_owned());
         if matches!(code.as_deref(), Some("28P01" | "28000")) {
-            Error::Authentication { location: location.to_owned(), source }
+            Error::Authentication {
+                location: location.to_owned(),
+                source,
+            }
         } else {
-            Error::Connect { location: location.to_owned(), source }
+            Error::Connect {
+                location: location.to_owned(),
+                source,
+            }
         }
     };
     // A server configured with synchronous_commit=off would acknowledge commits that a crash
@@ -182,7 +205,9 @@ async fn open_postgres(
     let mut options = options.options([("synchronous_commit", "on")]);
     // One plain connection first: it fails at once on a bad address or password, where the
     // pool would keep retrying until its acquire timeout.
-    let mut probe = PgConnection::connect_with(&options).await.map_err(connect_error)?;
+    let mut probe = PgConnection::connect_with(&options)
+        .await
+        .map_err(connect_error)?;
     if let Some(schema) = schema {
         // The name was checked by is_plain_identifier, so it is safe to splice in.
         sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
@@ -215,14 +240,20 @@ fn migrate_error(location: &str, source: MigrateError) -> Error {
         MigrateError::Dirty(v) => format!("migration {v} is only partially applied"),
         source => return Error::Migrate { location, source },
     };
-    Error::MigrationMismatch { location, detail, source }
+    Error::MigrationMismatch {
+        location,
+        detail,
+        source,
+    }
 }
 
 fn is_plain_identifier(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 63
         && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 /// Replaces the password of a URL (`user:password@host`, or a `password=` query
@@ -285,9 +316,18 @@ mod tests {
 
     #[test]
     fn leaves_passwordless_locations_alone() {
-        assert_eq!(mask_password("postgres://atrium@db/x"), "postgres://atrium@db/x");
-        assert_eq!(mask_password("/var/lib/atrium/atrium.db"), "/var/lib/atrium/atrium.db");
-        assert_eq!(mask_password("sqlite:///tmp/a.db?mode=rwc"), "sqlite:///tmp/a.db?mode=rwc");
+        assert_eq!(
+            mask_password("postgres://atrium@db/x"),
+            "postgres://atrium@db/x"
+        );
+        assert_eq!(
+            mask_password("/var/lib/atrium/atrium.db"),
+            "/var/lib/atrium/atrium.db"
+        );
+        assert_eq!(
+            mask_password("sqlite:///tmp/a.db?mode=rwc"),
+            "sqlite:///tmp/a.db?mode=rwc"
+        );
     }
 
     #[test]

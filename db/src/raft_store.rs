@@ -6,9 +6,9 @@
 
 use std::ops::{Bound, RangeBounds};
 
+use crate::Database;
 use crate::backend::{BeginWrite, Fetch, to_sql, with_pool};
 use crate::error::{Error, Result, query};
-use crate::Database;
 
 /// One Raft log entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,12 +69,21 @@ impl RaftStore {
     pub async fn append(&self, entries: &[LogEntry]) -> Result<()> {
         for pair in entries.windows(2) {
             if pair[1].index != pair[0].index.wrapping_add(1) {
-                return Err(Error::NonContiguousAppend { previous: pair[0].index, found: pair[1].index });
+                return Err(Error::NonContiguousAppend {
+                    previous: pair[0].index,
+                    found: pair[1].index,
+                });
             }
         }
         let rows = entries
             .iter()
-            .map(|e| Ok((to_sql("log index", e.index)?, to_sql("log term", e.term)?, e.payload.as_slice())))
+            .map(|e| {
+                Ok((
+                    to_sql("log index", e.index)?,
+                    to_sql("log term", e.term)?,
+                    e.payload.as_slice(),
+                ))
+            })
             .collect::<Result<Vec<_>>>()?;
         if rows.is_empty() {
             return Ok(());
@@ -189,8 +198,12 @@ impl RaftStore {
             .fetch_one(pool)
             .await
             .map_err(query(STATE, "read log state"))?;
-            let last_purged = log_id(row.opt_uint(STATE, "purged_index")?, row.opt_uint(STATE, "purged_term")?);
-            let last = log_id(row.opt_uint(LOG, "log_index")?, row.opt_uint(LOG, "term")?).or(last_purged);
+            let last_purged = log_id(
+                row.opt_uint(STATE, "purged_index")?,
+                row.opt_uint(STATE, "purged_term")?,
+            );
+            let last =
+                log_id(row.opt_uint(LOG, "log_index")?, row.opt_uint(LOG, "term")?).or(last_purged);
             Ok(LogState { last_purged, last })
         })
     }
@@ -214,15 +227,21 @@ impl RaftStore {
     /// The saved vote, if one was ever saved.
     pub async fn vote(&self) -> Result<Option<Vote>> {
         with_pool!(self.db, |pool| {
-            let row = sqlx::query("SELECT vote_term, vote_node, vote_committed FROM raft_state WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .map_err(query(STATE, "read vote"))?;
+            let row = sqlx::query(
+                "SELECT vote_term, vote_node, vote_committed FROM raft_state WHERE id = 1",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(query(STATE, "read vote"))?;
             let term = row.opt_uint(STATE, "vote_term")?;
             let node = row.opt_uint(STATE, "vote_node")?;
             let committed = row.flag(STATE, "vote_committed")?;
             Ok(match (term, node, committed) {
-                (Some(term), Some(node_id), Some(committed)) => Some(Vote { term, node_id, committed }),
+                (Some(term), Some(node_id), Some(committed)) => Some(Vote {
+                    term,
+                    node_id,
+                    committed,
+                }),
                 _ => None,
             })
         })
@@ -230,15 +249,21 @@ impl RaftStore {
 
     /// Saves the committed log id (`None` clears it), durable on return.
     pub async fn save_committed(&self, committed: Option<LogId>) -> Result<()> {
-        let index = committed.map(|c| to_sql("committed index", c.index)).transpose()?;
-        let term = committed.map(|c| to_sql("committed term", c.term)).transpose()?;
+        let index = committed
+            .map(|c| to_sql("committed index", c.index))
+            .transpose()?;
+        let term = committed
+            .map(|c| to_sql("committed term", c.term))
+            .transpose()?;
         with_pool!(self.db, |pool| {
-            sqlx::query("UPDATE raft_state SET committed_index = $1, committed_term = $2 WHERE id = 1")
-                .bind(index)
-                .bind(term)
-                .execute(pool)
-                .await
-                .map_err(query(STATE, "save committed"))?;
+            sqlx::query(
+                "UPDATE raft_state SET committed_index = $1, committed_term = $2 WHERE id = 1",
+            )
+            .bind(index)
+            .bind(term)
+            .execute(pool)
+            .await
+            .map_err(query(STATE, "save committed"))?;
         });
         Ok(())
     }
@@ -246,11 +271,15 @@ impl RaftStore {
     /// The saved committed log id.
     pub async fn committed(&self) -> Result<Option<LogId>> {
         with_pool!(self.db, |pool| {
-            let row = sqlx::query("SELECT committed_index, committed_term FROM raft_state WHERE id = 1")
-                .fetch_one(pool)
-                .await
-                .map_err(query(STATE, "read committed"))?;
-            Ok(log_id(row.opt_uint(STATE, "committed_index")?, row.opt_uint(STATE, "committed_term")?))
+            let row =
+                sqlx::query("SELECT committed_index, committed_term FROM raft_state WHERE id = 1")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(query(STATE, "read committed"))?;
+            Ok(log_id(
+                row.opt_uint(STATE, "committed_index")?,
+                row.opt_uint(STATE, "committed_term")?,
+            ))
         })
     }
 
@@ -287,7 +316,10 @@ impl RaftStore {
                     value: e.to_string(),
                     expected: "JSON",
                 })?;
-                Ok(Snapshot { meta, data: row.bytes(SNAPSHOT, "data")? })
+                Ok(Snapshot {
+                    meta,
+                    data: row.bytes(SNAPSHOT, "data")?,
+                })
             })
             .transpose()
         })
@@ -295,5 +327,8 @@ impl RaftStore {
 }
 
 fn log_id(index: Option<u64>, term: Option<u64>) -> Option<LogId> {
-    Some(LogId { index: index?, term: term? })
+    Some(LogId {
+        index: index?,
+        term: term?,
+    })
 }

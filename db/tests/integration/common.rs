@@ -26,21 +26,42 @@ impl TestDb {
         match target {
             Target::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
-                let location = dir.path().join("atrium.db").to_str().expect("utf-8 path").to_owned();
-                let db = Database::open(&location).await.expect("open SQLite test database");
-                Some(TestDb { db, location, schema: None, _dir: Some(dir) })
+                let location = dir
+                    .path()
+                    .join("atrium.db")
+                    .to_str()
+                    .expect("utf-8 path")
+                    .to_owned();
+                let db = Database::open(&location)
+                    .await
+                    .expect("open SQLite test database");
+                Some(TestDb {
+                    db,
+                    location,
+                    schema: None,
+                    _dir: Some(dir),
+                })
             }
             Target::Postgres => {
                 let url = postgres_url()?;
                 let schema = schema_name(test_path);
-                let mut conn = sqlx::PgConnection::connect(&url).await.expect("connect to test PostgreSQL");
+                let mut conn = sqlx::PgConnection::connect(&url)
+                    .await
+                    .expect("connect to test PostgreSQL");
                 sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
                     .execute(&mut conn)
                     .await
                     .expect("drop leftover test schema");
                 conn.close().await.expect("close");
-                let db = Database::open_in_schema(&url, &schema).await.expect("open PostgreSQL test schema");
-                Some(TestDb { db, location: url, schema: Some(schema), _dir: None })
+                let db = Database::open_in_schema(&url, &schema)
+                    .await
+                    .expect("open PostgreSQL test schema");
+                Some(TestDb {
+                    db,
+                    location: url,
+                    schema: Some(schema),
+                    _dir: None,
+                })
             }
         }
     }
@@ -57,15 +78,21 @@ impl TestDb {
     pub async fn execute_raw(&self, sql: &str) {
         match &self.schema {
             Some(schema) => {
-                let mut conn = sqlx::PgConnection::connect(&self.location).await.expect("connect");
-                sqlx::query(&format!("SET search_path TO {schema}")).execute(&mut conn).await.expect("search_path");
+                let mut conn = sqlx::PgConnection::connect(&self.location)
+                    .await
+                    .expect("connect");
+                sqlx::query(&format!("SET search_path TO {schema}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("search_path");
                 sqlx::query(sql).execute(&mut conn).await.expect("raw SQL");
                 conn.close().await.expect("close");
             }
             None => {
-                let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.location))
-                    .await
-                    .expect("connect");
+                let mut conn =
+                    sqlx::SqliteConnection::connect(&format!("sqlite://{}", self.location))
+                        .await
+                        .expect("connect");
                 sqlx::query(sql).execute(&mut conn).await.expect("raw SQL");
                 conn.close().await.expect("close");
             }
@@ -88,9 +115,14 @@ pub fn postgres_url() -> Option<String> {
 
 /// `integration::raft_store::purge` -> `t_raft_store_purge`.
 fn schema_name(test_path: &str) -> String {
-    let path = test_path.split_once("::").map_or(test_path, |(_, rest)| rest);
+    let path = test_path
+        .split_once("::")
+        .map_or(test_path, |(_, rest)| rest);
     let name = format!("t_{}", path.replace("::", "_"));
-    assert!(name.len() <= 63, "test path {test_path} too long for a schema name");
+    assert!(
+        name.len() <= 63,
+        "test path {test_path} too long for a schema name"
+    );
     name
 }
 

@@ -16,7 +16,13 @@ async fn concurrent_writers(t: &TestDb) {
     let raft = t.db.raft();
     tasks.spawn(async move {
         for index in 1..=WRITERS * WRITES_EACH {
-            raft.append(&[LogEntry { index, term: 1, payload: vec![1; 512] }]).await.unwrap();
+            raft.append(&[LogEntry {
+                index,
+                term: 1,
+                payload: vec![1; 512],
+            }])
+            .await
+            .unwrap();
         }
     });
     for writer in 0..WRITERS {
@@ -52,6 +58,16 @@ async fn concurrent_writers(t: &TestDb) {
 
     let total = WRITERS * WRITES_EACH;
     assert_eq!(t.db.raft().entries(..).await.unwrap().len() as u64, total);
-    assert_eq!(t.db.config_history().list(None, 1000).await.unwrap().len() as u64, total);
-    assert_eq!(t.db.events().list(&EventFilter::recent(1000)).await.unwrap().len() as u64, total);
+    assert_eq!(
+        t.db.config_history().list(None, 1000).await.unwrap().len() as u64,
+        total
+    );
+    assert_eq!(
+        t.db.events()
+            .list(&EventFilter::recent(1000))
+            .await
+            .unwrap()
+            .len() as u64,
+        total
+    );
 }

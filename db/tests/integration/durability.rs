@@ -25,7 +25,11 @@ const MAX_ENTRIES: u64 = 50_000;
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
 
 fn entry(index: u64) -> LogEntry {
-    LogEntry { index, term: 1 + index / 50, payload: format!("entry {index} payload").into_bytes() }
+    LogEntry {
+        index,
+        term: 1 + index / 50,
+        payload: format!("entry {index} payload").into_bytes(),
+    }
 }
 
 fn change(version: u64) -> ConfigChange {
@@ -42,7 +46,8 @@ fn change(version: u64) -> ConfigChange {
 #[tokio::test]
 #[ignore = "the writer process of sigkill_keeps_acknowledged_writes; needs its environment"]
 async fn writer_child() {
-    let location = std::env::var(LOCATION_VAR).expect("run only by sigkill_keeps_acknowledged_writes");
+    let location =
+        std::env::var(LOCATION_VAR).expect("run only by sigkill_keeps_acknowledged_writes");
     let db = match std::env::var(SCHEMA_VAR) {
         Ok(schema) => Database::open_in_schema(&location, &schema).await,
         Err(_) => Database::open(&location).await,
@@ -57,7 +62,13 @@ async fn writer_child() {
             println!("ack config {}", index / 3);
         }
         if index.is_multiple_of(10) {
-            raft.save_vote(&Vote { term: index / 10, node_id: 1, committed: true }).await.unwrap();
+            raft.save_vote(&Vote {
+                term: index / 10,
+                node_id: 1,
+                committed: true,
+            })
+            .await
+            .unwrap();
             println!("ack vote {}", index / 10);
         }
     }
@@ -92,7 +103,13 @@ impl Acked {
 async fn sigkill_keeps_acknowledged_writes(t: &TestDb) {
     let mut command = Command::new(std::env::current_exe().unwrap());
     command
-        .args(["durability::writer_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "durability::writer_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(LOCATION_VAR, &t.location)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -129,7 +146,11 @@ async fn sigkill_keeps_acknowledged_writes(t: &TestDb) {
     }
     child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
-    assert_eq!(status.signal(), Some(9), "the writer must die by SIGKILL mid-stream, not finish: {status}");
+    assert_eq!(
+        status.signal(),
+        Some(9),
+        "the writer must die by SIGKILL mid-stream, not finish: {status}"
+    );
     // Acknowledgements printed before the kill but not read yet count too.
     reader.join().unwrap();
     for line in lines.try_iter() {
@@ -140,13 +161,24 @@ async fn sigkill_keeps_acknowledged_writes(t: &TestDb) {
     let db = t.reopen().await.unwrap();
     let raft = db.raft();
     let expected: Vec<_> = (1..=acked.entry).map(entry).collect();
-    assert_eq!(raft.entries(1..=acked.entry).await.unwrap(), expected, "acknowledged log entries");
+    assert_eq!(
+        raft.entries(1..=acked.entry).await.unwrap(),
+        expected,
+        "acknowledged log entries"
+    );
     assert!(raft.log_state().await.unwrap().last.unwrap().index >= acked.entry);
     let vote = raft.vote().await.unwrap().expect("an acknowledged vote");
-    assert!(vote.term >= acked.vote, "vote {vote:?} older than acknowledged {acked:?}");
+    assert!(
+        vote.term >= acked.vote,
+        "vote {vote:?} older than acknowledged {acked:?}"
+    );
     let history = db.config_history();
     for version in 1..=acked.config {
-        assert_eq!(history.get(version).await.unwrap(), Some(change(version)), "config version {version}");
+        assert_eq!(
+            history.get(version).await.unwrap(),
+            Some(change(version)),
+            "config version {version}"
+        );
     }
     // The database is still writable after the crash.
     let next = raft.log_state().await.unwrap().last.unwrap().index + 1;

@@ -30,13 +30,24 @@ async fn round_trip(t: &TestDb) {
         message: "node2 was fenced by fence_ipmilan".into(),
         details: json!({"device": "ipmi-2", "action": "reboot", "attempts": [1, 2], "ok": true, "term": 7}),
     };
-    let cluster_wide = Event { node: None, severity: Severity::Info, kind: "config-changed".into(), ..fenced.clone() };
+    let cluster_wide = Event {
+        node: None,
+        severity: Severity::Info,
+        kind: "config-changed".into(),
+        ..fenced.clone()
+    };
     let id = events.record(&fenced).await.unwrap();
     let id2 = events.record(&cluster_wide).await.unwrap();
     assert!(id2 > id);
     assert_eq!(
         events.list(&EventFilter::recent(10)).await.unwrap(),
-        vec![EventRecord { id: id2, event: cluster_wide }, EventRecord { id, event: fenced }]
+        vec![
+            EventRecord {
+                id: id2,
+                event: cluster_wide
+            },
+            EventRecord { id, event: fenced }
+        ]
     );
 }
 
@@ -44,26 +55,68 @@ async fn recent_newest_first(t: &TestDb) {
     let events = t.db.events();
     // Recorded out of time order: listing goes by event time.
     for at in [300, 100, 500, 200, 400] {
-        events.record(&event(at, Some("node1"), "node-lost")).await.unwrap();
+        events
+            .record(&event(at, Some("node1"), "node-lost"))
+            .await
+            .unwrap();
     }
-    assert_eq!(times(&events.list(&EventFilter::recent(10)).await.unwrap()), [500, 400, 300, 200, 100]);
-    assert_eq!(times(&events.list(&EventFilter::recent(2)).await.unwrap()), [500, 400]);
+    assert_eq!(
+        times(&events.list(&EventFilter::recent(10)).await.unwrap()),
+        [500, 400, 300, 200, 100]
+    );
+    assert_eq!(
+        times(&events.list(&EventFilter::recent(2)).await.unwrap()),
+        [500, 400]
+    );
 }
 
 async fn filters_combine(t: &TestDb) {
     let events = t.db.events();
-    events.record(&event(100, Some("node1"), "node-lost")).await.unwrap();
-    events.record(&event(200, Some("node2"), "node-lost")).await.unwrap();
-    events.record(&event(300, Some("node1"), "fenced")).await.unwrap();
-    events.record(&event(400, None, "dc-elected")).await.unwrap();
-    events.record(&event(500, Some("node1"), "resource-failed")).await.unwrap();
+    events
+        .record(&event(100, Some("node1"), "node-lost"))
+        .await
+        .unwrap();
+    events
+        .record(&event(200, Some("node2"), "node-lost"))
+        .await
+        .unwrap();
+    events
+        .record(&event(300, Some("node1"), "fenced"))
+        .await
+        .unwrap();
+    events
+        .record(&event(400, None, "dc-elected"))
+        .await
+        .unwrap();
+    events
+        .record(&event(500, Some("node1"), "resource-failed"))
+        .await
+        .unwrap();
 
     let events = &events;
     let list = |f: EventFilter| async move { times(&events.list(&f).await.unwrap()) };
-    assert_eq!(list(EventFilter::recent(10).kind("node-lost")).await, [200, 100]);
-    assert_eq!(list(EventFilter::recent(10).node("node1")).await, [500, 300, 100]);
-    assert_eq!(list(EventFilter::recent(10).since(300)).await, [500, 400, 300]);
-    assert_eq!(list(EventFilter::recent(10).node("node1").since(200)).await, [500, 300]);
-    assert_eq!(list(EventFilter::recent(10).kind("node-lost").node("node2")).await, [200]);
-    assert_eq!(list(EventFilter::recent(10).kind("fenced").since(301)).await, Vec::<u64>::new());
+    assert_eq!(
+        list(EventFilter::recent(10).kind("node-lost")).await,
+        [200, 100]
+    );
+    assert_eq!(
+        list(EventFilter::recent(10).node("node1")).await,
+        [500, 300, 100]
+    );
+    assert_eq!(
+        list(EventFilter::recent(10).since(300)).await,
+        [500, 400, 300]
+    );
+    assert_eq!(
+        list(EventFilter::recent(10).node("node1").since(200)).await,
+        [500, 300]
+    );
+    assert_eq!(
+        list(EventFilter::recent(10).kind("node-lost").node("node2")).await,
+        [200]
+    );
+    assert_eq!(
+        list(EventFilter::recent(10).kind("fenced").since(301)).await,
+        Vec::<u64>::new()
+    );
 }

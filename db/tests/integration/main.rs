@@ -7,6 +7,6 @@ mod concurrency;
 mod config_history;
 mod durability;
 mod events;
-mod open_errors;
 mod op_history;
+mod open_errors;
 mod raft_store;

@@ -17,7 +17,11 @@ on_both_backends!(
 );
 
 fn entry(index: u64, term: u64) -> LogEntry {
-    LogEntry { index, term, payload: format!("{{\"op\":\"set\",\"n\":{index}}}").into_bytes() }
+    LogEntry {
+        index,
+        term,
+        payload: format!("{{\"op\":\"set\",\"n\":{index}}}").into_bytes(),
+    }
 }
 
 fn entries(range: std::ops::RangeInclusive<u64>, term: u64) -> Vec<LogEntry> {
@@ -43,31 +47,65 @@ async fn append_and_read_ranges(t: &TestDb) {
     raft.append(&entries(4..=6, 2)).await.unwrap();
     raft.append(&[]).await.unwrap();
 
-    assert_eq!(raft.entries(..).await.unwrap(), [entries(1..=3, 1), entries(4..=6, 2)].concat());
+    assert_eq!(
+        raft.entries(..).await.unwrap(),
+        [entries(1..=3, 1), entries(4..=6, 2)].concat()
+    );
     assert_eq!(indexes(&raft.entries(2..4).await.unwrap()), [2, 3]);
     assert_eq!(indexes(&raft.entries(5..=100).await.unwrap()), [5, 6]);
     assert_eq!(indexes(&raft.entries(..=1).await.unwrap()), [1]);
-    assert_eq!(indexes(&raft.entries(..0).await.unwrap()), Vec::<u64>::new());
-    assert_eq!(indexes(&raft.entries(7..).await.unwrap()), Vec::<u64>::new());
+    assert_eq!(
+        indexes(&raft.entries(..0).await.unwrap()),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        indexes(&raft.entries(7..).await.unwrap()),
+        Vec::<u64>::new()
+    );
     assert_eq!(
         raft.log_state().await.unwrap(),
-        LogState { last_purged: None, last: Some(LogId { index: 6, term: 2 }) }
+        LogState {
+            last_purged: None,
+            last: Some(LogId { index: 6, term: 2 })
+        }
     );
 }
 
 async fn append_rejects_gaps(t: &TestDb) {
     let raft = t.db.raft();
     let err = raft.append(&[entry(1, 1), entry(3, 1)]).await.unwrap_err();
-    assert!(matches!(err, Error::NonContiguousAppend { previous: 1, found: 3 }), "{err}");
-    assert_eq!(raft.entries(..).await.unwrap(), vec![], "nothing of a rejected batch is stored");
+    assert!(
+        matches!(
+            err,
+            Error::NonContiguousAppend {
+                previous: 1,
+                found: 3
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        raft.entries(..).await.unwrap(),
+        vec![],
+        "nothing of a rejected batch is stored"
+    );
 }
 
 async fn append_replaces_same_index(t: &TestDb) {
     let raft = t.db.raft();
     raft.append(&entries(1..=2, 1)).await.unwrap();
-    let replacement = LogEntry { index: 2, term: 5, payload: b"new".to_vec() };
-    raft.append(std::slice::from_ref(&replacement)).await.unwrap();
-    assert_eq!(raft.entries(..).await.unwrap(), vec![entry(1, 1), replacement]);
+    let replacement = LogEntry {
+        index: 2,
+        term: 5,
+        payload: b"new".to_vec(),
+    };
+    raft.append(std::slice::from_ref(&replacement))
+        .await
+        .unwrap();
+    assert_eq!(
+        raft.entries(..).await.unwrap(),
+        vec![entry(1, 1), replacement]
+    );
 }
 
 async fn truncate_removes_suffix(t: &TestDb) {
@@ -75,7 +113,10 @@ async fn truncate_removes_suffix(t: &TestDb) {
     raft.append(&entries(1..=10, 1)).await.unwrap();
     raft.truncate_from(6).await.unwrap();
     assert_eq!(indexes(&raft.entries(..).await.unwrap()), [1, 2, 3, 4, 5]);
-    assert_eq!(raft.log_state().await.unwrap().last, Some(LogId { index: 5, term: 1 }));
+    assert_eq!(
+        raft.log_state().await.unwrap().last,
+        Some(LogId { index: 5, term: 1 })
+    );
 
     // The conflicting suffix is rewritten in a newer term.
     raft.append(&entries(6..=7, 2)).await.unwrap();
@@ -86,11 +127,17 @@ async fn purge_removes_prefix_and_remembers_it(t: &TestDb) {
     let raft = t.db.raft();
     raft.append(&entries(1..=10, 3)).await.unwrap();
     raft.purge(LogId { index: 4, term: 3 }).await.unwrap();
-    assert_eq!(indexes(&raft.entries(..).await.unwrap()), [5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        indexes(&raft.entries(..).await.unwrap()),
+        [5, 6, 7, 8, 9, 10]
+    );
     let purged = Some(LogId { index: 4, term: 3 });
     assert_eq!(
         raft.log_state().await.unwrap(),
-        LogState { last_purged: purged, last: Some(LogId { index: 10, term: 3 }) }
+        LogState {
+            last_purged: purged,
+            last: Some(LogId { index: 10, term: 3 })
+        }
     );
 
     // An older purge point changes nothing.
@@ -101,21 +148,58 @@ async fn purge_removes_prefix_and_remembers_it(t: &TestDb) {
     raft.purge(LogId { index: 10, term: 3 }).await.unwrap();
     assert_eq!(raft.entries(..).await.unwrap(), vec![]);
     let all = Some(LogId { index: 10, term: 3 });
-    assert_eq!(raft.log_state().await.unwrap(), LogState { last_purged: all, last: all });
+    assert_eq!(
+        raft.log_state().await.unwrap(),
+        LogState {
+            last_purged: all,
+            last: all
+        }
+    );
 }
 
 async fn vote_round_trip(t: &TestDb) {
     let raft = t.db.raft();
-    raft.save_vote(&Vote { term: 1, node_id: 2, committed: false }).await.unwrap();
-    assert_eq!(raft.vote().await.unwrap(), Some(Vote { term: 1, node_id: 2, committed: false }));
-    raft.save_vote(&Vote { term: 3, node_id: 1, committed: true }).await.unwrap();
-    assert_eq!(raft.vote().await.unwrap(), Some(Vote { term: 3, node_id: 1, committed: true }));
+    raft.save_vote(&Vote {
+        term: 1,
+        node_id: 2,
+        committed: false,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        raft.vote().await.unwrap(),
+        Some(Vote {
+            term: 1,
+            node_id: 2,
+            committed: false
+        })
+    );
+    raft.save_vote(&Vote {
+        term: 3,
+        node_id: 1,
+        committed: true,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        raft.vote().await.unwrap(),
+        Some(Vote {
+            term: 3,
+            node_id: 1,
+            committed: true
+        })
+    );
 }
 
 async fn committed_round_trip(t: &TestDb) {
     let raft = t.db.raft();
-    raft.save_committed(Some(LogId { index: 7, term: 2 })).await.unwrap();
-    assert_eq!(raft.committed().await.unwrap(), Some(LogId { index: 7, term: 2 }));
+    raft.save_committed(Some(LogId { index: 7, term: 2 }))
+        .await
+        .unwrap();
+    assert_eq!(
+        raft.committed().await.unwrap(),
+        Some(LogId { index: 7, term: 2 })
+    );
     raft.save_committed(None).await.unwrap();
     assert_eq!(raft.committed().await.unwrap(), None);
 }
@@ -139,9 +223,34 @@ async fn snapshot_replaced_whole(t: &TestDb) {
 async fn indexes_beyond_i64_rejected(t: &TestDb) {
     let raft = t.db.raft();
     let err = raft.append(&[entry(u64::MAX, 1)]).await.unwrap_err();
-    assert!(matches!(err, Error::OutOfRange { what: "log index", value: u64::MAX }), "{err}");
-    let err = raft.save_vote(&Vote { term: u64::MAX, node_id: 1, committed: false }).await.unwrap_err();
-    assert!(matches!(err, Error::OutOfRange { what: "vote term", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                what: "log index",
+                value: u64::MAX
+            }
+        ),
+        "{err}"
+    );
+    let err = raft
+        .save_vote(&Vote {
+            term: u64::MAX,
+            node_id: 1,
+            committed: false,
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::OutOfRange {
+                what: "vote term",
+                ..
+            }
+        ),
+        "{err}"
+    );
     // Reading past the representable range is just empty.
     raft.append(&[entry(1, 1)]).await.unwrap();
     assert_eq!(raft.entries(u64::MAX..).await.unwrap(), vec![]);
@@ -152,16 +261,40 @@ async fn everything_survives_reopen(t: &TestDb) {
     let raft = t.db.raft();
     raft.append(&entries(1..=5, 1)).await.unwrap();
     raft.purge(LogId { index: 2, term: 1 }).await.unwrap();
-    raft.save_vote(&Vote { term: 1, node_id: 3, committed: true }).await.unwrap();
-    raft.save_committed(Some(LogId { index: 4, term: 1 })).await.unwrap();
-    let snapshot = Snapshot { meta: serde_json::json!({"id": 1}), data: b"cib".to_vec() };
+    raft.save_vote(&Vote {
+        term: 1,
+        node_id: 3,
+        committed: true,
+    })
+    .await
+    .unwrap();
+    raft.save_committed(Some(LogId { index: 4, term: 1 }))
+        .await
+        .unwrap();
+    let snapshot = Snapshot {
+        meta: serde_json::json!({"id": 1}),
+        data: b"cib".to_vec(),
+    };
     raft.save_snapshot(&snapshot).await.unwrap();
     t.db.close().await;
 
     let raft = t.reopen().await.unwrap().raft();
     assert_eq!(raft.entries(..).await.unwrap(), entries(3..=5, 1));
-    assert_eq!(raft.log_state().await.unwrap().last_purged, Some(LogId { index: 2, term: 1 }));
-    assert_eq!(raft.vote().await.unwrap(), Some(Vote { term: 1, node_id: 3, committed: true }));
-    assert_eq!(raft.committed().await.unwrap(), Some(LogId { index: 4, term: 1 }));
+    assert_eq!(
+        raft.log_state().await.unwrap().last_purged,
+        Some(LogId { index: 2, term: 1 })
+    );
+    assert_eq!(
+        raft.vote().await.unwrap(),
+        Some(Vote {
+            term: 1,
+            node_id: 3,
+            committed: true
+        })
+    );
+    assert_eq!(
+        raft.committed().await.unwrap(),
+        Some(LogId { index: 4, term: 1 })
+    );
     assert_eq!(raft.snapshot().await.unwrap(), Some(snapshot));
 }
