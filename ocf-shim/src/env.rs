@@ -21,6 +21,19 @@ pub const NODE_NAME_VAR: &str = "ATRIUM_NODE_NAME";
 const INHERITED: [&str; 4] = ["HOME", "LANG", "TZ", "TMPDIR"];
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+/// Pacemaker 2.1 meta names and the older names agents such as pgsql still read; the shim sets
+/// the old name too, as Pacemaker does.
+const LEGACY_META: [(&str, &str); 4] = [
+    ("notify_promoted_", "notify_master_"),
+    ("notify_unpromoted_", "notify_slave_"),
+    ("promoted_max", "master_max"),
+    ("promoted_node_max", "master_node_max"),
+];
+
+fn legacy_name(meta_key: &str) -> Option<String> {
+    LEGACY_META.iter().find_map(|(new, old)| meta_key.strip_prefix(new).map(|rest| format!("{old}{rest}")))
+}
+
 /// Which agent a request is for.
 #[derive(Debug, Clone, Copy)]
 pub struct ScriptIdentity<'a> {
@@ -66,7 +79,11 @@ pub fn ocf_environment(
     }
     for (k, v) in &request.meta {
         // Pacemaker turns meta-attribute dashes into underscores (clone-max -> clone_max).
-        env.insert(format!("{META_PREFIX}{}", k.replace('-', "_")), v.clone());
+        let k = k.replace('-', "_");
+        if let Some(old) = legacy_name(&k).filter(|old| !request.meta.contains_key(old)) {
+            env.insert(format!("{META_PREFIX}{old}"), v.clone());
+        }
+        env.insert(format!("{META_PREFIX}{k}"), v.clone());
     }
     let meta = |env: &mut BTreeMap<String, String>, k: &str, v: String| {
         env.insert(format!("{META_PREFIX}{k}"), v);
@@ -108,7 +125,9 @@ pub enum EnvError {
 
 /// Reads an OCF environment back into a request: the inverse of [`ocf_environment`] for
 /// everything a request carries. Values the shim derives itself are dropped again: the local
-/// side of a migration, and `on_node` when it is the local node (`ATRIUM_NODE_NAME`).
+/// side of a migration, `on_node` when it is the local node (`ATRIUM_NODE_NAME`), and old-style
+/// aliases (`notify_master_*`, `master_max`) equal to their new names. Meta names come back
+/// with underscores, as the environment carries them.
 pub fn request_from_ocf_env(action: Action, env: &BTreeMap<String, String>) -> Result<ActionRequest, EnvError> {
     let mut req = ActionRequest::new(action.clone(), env.get("OCF_RESOURCE_INSTANCE").cloned().unwrap_or_default());
     for (k, v) in env {
@@ -116,6 +135,13 @@ pub fn request_from_ocf_env(action: Action, env: &BTreeMap<String, String>) -> R
             req.meta.insert(m.to_string(), v.clone());
         } else if let Some(p) = k.strip_prefix(RESKEY_PREFIX) {
             req.params.insert(p.to_string(), v.clone());
+        }
+    }
+    let aliases: Vec<(String, String)> =
+        req.meta.keys().filter_map(|k| legacy_name(k).map(|old| (k.clone(), old))).collect();
+    for (new, old) in aliases {
+        if req.meta.get(&old) == req.meta.get(&new) {
+            req.meta.remove(&old);
         }
     }
     let millis = |var: &str, value: String| {
@@ -178,6 +204,8 @@ mod tests {
         r.params.insert("passwd".into(), "s3cret with spaces".into());
         r.meta.insert("clone_max".into(), "3".into());
         r.meta.insert("notify_start_uname".into(), "n1 n2".into());
+        r.meta.insert("notify_promoted_resource".into(), "db:0".into());
+        r.meta.insert("promoted_max".into(), "1".into());
         r.timeout = Duration::from_millis(25_500);
         r.interval = Duration::from_secs(10);
         r.depth = 10;
@@ -206,6 +234,9 @@ mod tests {
         assert!(get("PATH").unwrap().starts_with("/var/lib/atrium/ocf-helpers:"));
         assert_eq!(get(ATTRIBUTES_FILE_VAR), Some("/var/lib/atrium/node-attributes.json"));
         assert_eq!(get(NODE_NAME_VAR), Some("node1"));
+        assert_eq!(get("OCF_RESKEY_CRM_meta_notify_promoted_resource"), Some("db:0"));
+        assert_eq!(get("OCF_RESKEY_CRM_meta_notify_master_resource"), Some("db:0"));
+        assert_eq!(get("OCF_RESKEY_CRM_meta_master_max"), Some("1"));
     }
 
     #[test]

@@ -153,3 +153,27 @@ fn metadata_and_missing_agents() {
     let missing = t.shim.fence_agent(&"stonith:fence_missing".parse().unwrap()).unwrap();
     assert!(matches!(missing.meta_data(), Err(AgentError::NotInstalled { .. })));
 }
+
+#[test]
+fn real_fence_dummy_keeps_power_state_in_its_status_file() {
+    // fence-agents' own fence_dummy (Python, fencing.py) with its file backend.
+    let t = TestShim::system();
+    let dummy = t.shim.fence_agent(&"stonith:fence_dummy".parse().unwrap()).unwrap();
+    let status_file = t.path("fence_dummy.status");
+    std::fs::write(&status_file, "on").unwrap();
+    let params = BTreeMap::from([
+        ("type".to_string(), "file".to_string()),
+        ("status_file".to_string(), status_file.display().to_string()),
+    ]);
+    let req = FenceRequest { device: "dummy1".into(), params, timeout: Duration::from_secs(30) };
+    assert_eq!(dummy.status(&req, "node2").unwrap(), PowerState::On);
+    dummy.off(&req, "node2").unwrap();
+    assert_eq!(std::fs::read_to_string(&status_file).unwrap(), "off");
+    assert_eq!(dummy.status(&req, "node2").unwrap(), PowerState::Off);
+    dummy.on(&req, "node2").unwrap();
+    dummy.reboot(&req, "node2").unwrap();
+    assert_eq!(dummy.status(&req, "node2").unwrap(), PowerState::On);
+    dummy.monitor(&req).unwrap();
+    let md = dummy.meta_data().unwrap();
+    assert!(md.parameter("status_file").is_some(), "{md:?}");
+}

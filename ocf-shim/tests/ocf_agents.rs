@@ -210,6 +210,7 @@ fn environment_round_trips_through_a_real_agent() {
         let mut req = request(action.clone(), "web:3", &[("dump", dump.to_str().unwrap()), ("passwd", "top secret")]);
         req.meta.insert("clone_max".into(), "4".into());
         req.meta.insert("notify_active_uname".into(), "node1 node2".into());
+        req.meta.insert("notify_promoted_uname".into(), "node2".into());
         req.interval = Duration::from_secs(30);
         req.timeout = Duration::from_millis(45_500);
         req.depth = 20;
@@ -228,6 +229,7 @@ fn environment_round_trips_through_a_real_agent() {
             .collect();
         assert_eq!(env["OCF_RESOURCE_TYPE"], "envdump");
         assert_eq!(env["OCF_RESOURCE_PROVIDER"], "test");
+        assert_eq!(env["OCF_RESKEY_CRM_meta_notify_master_uname"], "node2", "old name for old agents");
         assert!(env["PATH"].starts_with(t.shim.config().helper_dir.to_str().unwrap()));
         assert_eq!(request_from_ocf_env(action, &env).unwrap(), req);
     }
