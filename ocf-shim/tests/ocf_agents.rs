@@ -250,3 +250,40 @@ fn discovery_finds_installed_agents() {
     }
     println!("{} agents listed", all.len());
 }
+
+/// Collects formatted tracing output in memory.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn agent_output_goes_to_tracing_in_a_span_per_call() {
+    let t = TestShim::private_root();
+    let name = t.write_agent("chatty", "#!/bin/sh\necho 'to stdout'\necho 'INFO: to stderr' >&2\n");
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        agent(&t, &name).execute(&request(Action::Start, "c:1", &[]));
+    });
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let span = "ocf{agent=ocf:test:chatty instance=c:1 action=\"start\"}";
+    assert!(
+        log.lines().any(|l| l.contains(span) && l.contains("stream=\"stdout\"") && l.contains("to stdout")),
+        "{log}"
+    );
+    assert!(log.lines().any(|l| l.contains(span) && l.contains(" INFO ") && l.contains("INFO: to stderr")), "{log}");
+}
