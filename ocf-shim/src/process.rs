@@ -137,15 +137,18 @@ fn supervise(
             if f.revents != 0 {
                 for p in [&mut stdout, &mut stderr] {
                     if p.raw() == Some(f.fd) {
-                        p.read_available().map_err(io_err("reading output"))?;
+                        // One read per wake-up: an agent that never stops writing must not
+                        // keep us from checking the deadline.
+                        p.read_some(CHUNK).map_err(io_err("reading output"))?;
                     }
                 }
             }
         }
         if exited {
             // Whatever the agent wrote before exiting is in the pipes now.
-            stdout.read_available().map_err(io_err("reading output"))?;
-            stderr.read_available().map_err(io_err("reading output"))?;
+            // Bounded, as a child may still hold the pipe and keep writing.
+            stdout.read_some(DRAIN_LIMIT).map_err(io_err("reading output"))?;
+            stderr.read_some(DRAIN_LIMIT).map_err(io_err("reading output"))?;
             if phase != Phase::Running {
                 // The leader is a zombie, so its pid still names the group: finish off
                 // children that ignored SIGTERM.
@@ -207,6 +210,13 @@ fn pidfd_open(pid: libc::pid_t) -> std::io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
+/// Bytes read per wake-up of the supervision loop.
+const CHUNK: usize = 64 * 1024;
+/// What is read from a pipe once the agent has exited (a pipe buffer holds 64 KiB).
+const DRAIN_LIMIT: usize = 1024 * 1024;
+/// Output kept per stream; the rest is read and dropped so the agent never blocks on a full pipe.
+const MAX_CAPTURE: usize = 4 * 1024 * 1024;
+
 /// One output pipe, non-blocking, collected into `buf` until end-of-file.
 struct Pipe {
     file: Option<std::fs::File>,
@@ -229,21 +239,28 @@ impl Pipe {
         self.file.as_ref().map(|f| f.as_raw_fd())
     }
 
-    fn read_available(&mut self) -> std::io::Result<()> {
+    /// Reads what is available, up to `limit` bytes.
+    fn read_some(&mut self, limit: usize) -> std::io::Result<()> {
         let Some(file) = self.file.as_mut() else { return Ok(()) };
-        let mut chunk = [0u8; 8192];
-        loop {
+        let mut chunk = [0u8; 16 * 1024];
+        let mut total = 0;
+        while total < limit {
             match file.read(&mut chunk) {
                 Ok(0) => {
                     self.file = None;
                     return Ok(());
                 }
-                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(n) => {
+                    total += n;
+                    let room = MAX_CAPTURE.saturating_sub(self.buf.len());
+                    self.buf.extend_from_slice(&chunk[..n.min(room)]);
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
     }
 }
 
@@ -293,6 +310,14 @@ mod tests {
         // Finishing at all (rather than timing out after 20 s) shows the shim did not wait for
         // the sleep's copy of the pipe to close.
         assert_eq!(f.termination, Termination::Exited(0));
+    }
+
+    #[test]
+    fn endless_output_neither_blocks_the_timeout_nor_fills_memory() {
+        let f = sh("yes", Duration::from_secs(1));
+        assert_eq!(f.termination, Termination::TimedOut);
+        assert_eq!(f.stdout.len(), MAX_CAPTURE);
+        assert!(f.elapsed < Duration::from_secs(2), "{:?}", f.elapsed);
     }
 
     #[test]
