@@ -138,17 +138,14 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
             .map(|n| if b.allowed[n] && full.fits(n, &needs) && a.host_ok[n] { b.score[n] } else { Score::NEG_INFINITY })
             .collect()
     };
-    let keys: Vec<(bool, i64, Score, Vec<Score>)> = order
-        .iter()
-        .map(|&ix| {
-            let s = node_scores(&a, ix);
-            let cur = cl.leaves(ix).first().and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| s[n]));
-            (is_conn(ix), cl.rscs[ix].priority, cur.unwrap_or(Score::NEG_INFINITY), s)
-        })
-        .collect();
-    let pos = |ix: RscIx| order_pos(&cl.top, ix);
+    let mut keys: Vec<Option<(bool, i64, Score, Vec<Score>)>> = vec![None; cl.rscs.len()];
+    for &ix in &order {
+        let s = node_scores(&a, ix);
+        let cur = cl.leaves(ix).first().and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| s[n]));
+        keys[ix] = Some((is_conn(ix), cl.rscs[ix].priority, cur.unwrap_or(Score::NEG_INFINITY), s));
+    }
     order.sort_by(|&x, &y| {
-        let (kx, ky) = (&keys[pos(x)], &keys[pos(y)]);
+        let (kx, ky) = (keys[x].as_ref().unwrap(), keys[y].as_ref().unwrap());
         ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1)).then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
     });
     for ix in order {
@@ -165,10 +162,6 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
         }
     }
     a.p
-}
-
-fn order_pos(top: &[RscIx], ix: RscIx) -> usize {
-    top.iter().position(|&t| t == ix).unwrap()
 }
 
 impl Assigner<'_> {
