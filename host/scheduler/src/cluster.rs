@@ -15,7 +15,6 @@ pub(crate) type RscIx = usize;
 #[derive(Debug, Clone)]
 pub(crate) struct NodeInfo {
     pub name: String,
-    pub id: String,
     pub remote: bool,
     pub online: bool,
     /// Why the node must be fenced (only when fencing is enabled).
@@ -42,7 +41,6 @@ impl NodeInfo {
 #[derive(Debug, Clone)]
 pub(crate) struct PrimState {
     pub agent: String,
-    pub class: String,
     pub template: String,
     pub utilization: BTreeMap<String, i64>,
     pub migration_threshold: i64,
@@ -64,11 +62,9 @@ pub(crate) struct CloneState {
     pub instances: Vec<RscIx>,
     pub promotable: bool,
     pub unique: bool,
-    pub clone_max: usize,
     pub node_max: usize,
     pub promoted_max: usize,
     pub promoted_node_max: usize,
-    pub interleave: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -211,7 +207,6 @@ impl Cluster {
                 || state.and_then(|s| s.extra.get("shutdown")).is_some_and(|v| v != "0" && !v.is_empty());
             c.nodes.push(NodeInfo {
                 name,
-                id,
                 remote,
                 online,
                 unclean,
@@ -300,7 +295,6 @@ impl Cluster {
                 let promoted_node_max = int_meta(&meta, "promoted-node-max")
                     .or_else(|| int_meta(&meta, "master-node-max"))
                     .map_or(1, |v| v.max(0) as usize);
-                let interleave = truthy(&meta, "interleave").unwrap_or(false);
                 // Instances inherit the clone's meta except the clone-only keys.
                 let mut child_meta = meta.clone();
                 child_meta.remove("resource-stickiness");
@@ -314,11 +308,9 @@ impl Cluster {
                     instances,
                     promotable,
                     unique,
-                    clone_max,
                     node_max,
                     promoted_max,
                     promoted_node_max,
-                    interleave,
                 })
             }
         };
@@ -337,7 +329,6 @@ impl Cluster {
         };
         PrimState {
             agent: p.agent(),
-            class: p.class.clone(),
             template: p.id.clone(),
             utilization,
             migration_threshold,
