@@ -6,6 +6,7 @@
 //! handshake  nonces + HKDF-SHA256 session keys + HMAC proofs, node identities, version
 //! frame      length-prefixed ChaCha20-Poly1305 frames with counter nonces
 //! connection Listener / connect / Connection (split into SendHalf + RecvHalf)
+//! rpc        Requester / serve: request/response with correlation ids
 //! error      KeyError, TransportError
 //! ```
 
@@ -14,6 +15,7 @@ mod error;
 mod frame;
 mod handshake;
 mod key;
+mod rpc;
 
 pub use connection::{
     Connection, Listener, PeerInfo, RecvHalf, SendHalf, TransportConfig, connect,
@@ -23,3 +25,4 @@ pub use error::{KeyError, TransportError};
 pub use frame::DEFAULT_MAX_FRAME_LEN;
 pub use handshake::{Identity, PROTOCOL_VERSION};
 pub use key::{ClusterKey, Overwrite};
+pub use rpc::{Requester, serve};

@@ -73,8 +73,18 @@ async fn wrong_key_refusal_is_logged_with_the_peer_address_on_both_sides() {
         atrium_transport::TransportError::AuthenticationFailed { .. }
     ));
 
-    log.assert_line(&["WARN", "handshake refused", &format!("peer={client_addr}"), "cluster key"]);
-    log.assert_line(&["WARN", "handshake refused", &format!("peer={server_addr}"), "cluster key"]);
+    log.assert_line(&[
+        "WARN",
+        "handshake refused",
+        &format!("peer={client_addr}"),
+        "cluster key",
+    ]);
+    log.assert_line(&[
+        "WARN",
+        "handshake refused",
+        &format!("peer={server_addr}"),
+        "cluster key",
+    ]);
     // The key itself never appears, only its fingerprint.
     log.assert_line(&["listening", &key(1).fingerprint()]);
 }
@@ -86,7 +96,9 @@ async fn dropped_connection_is_logged_with_the_peer_address() {
     let k = key(1);
     let mut listener = listener(&k).await;
     let mitm = Mitm::start(listener.local_addr(), Attack::Tamper(0), Attack::None).await;
-    let mut client = connect(mitm.addr, &k, &node("client"), TIMEOUT).await.unwrap();
+    let mut client = connect(mitm.addr, &k, &node("client"), TIMEOUT)
+        .await
+        .unwrap();
     client.send(b"x").await.unwrap();
     let mut server = listener.accept().await.unwrap();
     let peer = server.peer().addr;
@@ -115,5 +127,10 @@ fn loose_key_file_permissions_are_warned_about() {
     ClusterKey::load(&tight).unwrap();
     assert!(log.lines().is_empty(), "{:?}", log.lines());
     ClusterKey::load(&loose).unwrap();
-    log.assert_line(&["WARN", "chmod 600", &loose.display().to_string(), "mode=644"]);
+    log.assert_line(&[
+        "WARN",
+        "chmod 600",
+        &loose.display().to_string(),
+        "mode=644",
+    ]);
 }
