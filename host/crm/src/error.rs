@@ -16,8 +16,6 @@ pub enum CrmErrorKind {
     UnknownStatement(String),
     #[error("unterminated {0} quote")]
     UnterminatedQuote(char),
-    #[error("line continuation at end of input")]
-    DanglingContinuation,
     #[error("duplicate id '{0}'")]
     DuplicateId(String),
 }

@@ -82,15 +82,8 @@ pub fn lex(source: &str, file: &str) -> Result<Vec<Statement>, CrmError> {
         statement.end_column = line.trim_end().chars().count() + 1;
         continuing = continues;
     }
-    if continuing {
-        let line = source.split('\n').count();
-        return Err(CrmError {
-            file: file.to_string(),
-            line,
-            column: 1,
-            kind: CrmErrorKind::DanglingContinuation,
-        });
-    }
+    // A continuation marker on the last line just ends the statement (slides often
+    // leave one behind).
     statements.extend(current.take());
     statements.retain(|s| !s.tokens.is_empty());
     Ok(statements)
