@@ -26,8 +26,22 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
             });
         }
     };
+    // Statements come out in `crm configure show` order: nodes, resources, constraints,
+    // then the cluster-wide settings.
+    const SHOW_ORDER: &[&str] = &[
+        "nodes",
+        "resources",
+        "constraints",
+        "tags",
+        "fencing-topology",
+        "crm_config",
+        "rsc_defaults",
+        "op_defaults",
+    ];
+    let mut sections: Vec<&Element> = conf.children.iter().collect();
+    sections.sort_by_key(|s| SHOW_ORDER.iter().position(|n| *n == s.name).unwrap_or(SHOW_ORDER.len()));
     let mut out = Vec::new();
-    for section in &conf.children {
+    for section in sections {
         for e in &section.children {
             match (section.name.as_str(), e.name.as_str()) {
                 ("crm_config", "cluster_property_set") => {
