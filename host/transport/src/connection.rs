@@ -22,7 +22,8 @@ use crate::key::ClusterKey;
 /// larger than the receiver's limit drops the connection.
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
-    /// Largest plaintext payload of one frame.
+    /// Largest plaintext payload of one frame (at most 4 GiB - 16, the 32-bit length prefix
+    /// less the tag; larger values are clamped).
     pub max_frame_len: usize,
     /// Bound on the handshake (and, when connecting, on the TCP connect before it).
     pub handshake_timeout: Duration,

@@ -25,6 +25,8 @@ pub const DEFAULT_MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
 const LEN_PREFIX: usize = 4;
 const TAG_LEN: usize = 16;
+/// What a 32-bit length prefix can describe; a larger configured maximum is clamped to it.
+const LIMIT: usize = u32::MAX as usize - TAG_LEN;
 /// Keeps reads large for streams of small frames (a full `Vec` would otherwise grow by 64 bytes
 /// per read).
 const READ_CHUNK: usize = 16 * 1024;
@@ -74,7 +76,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         Self {
             io,
             cipher: Cipher::new(key),
-            max_payload,
+            max_payload: max_payload.min(LIMIT),
             peer,
             broken: false,
         }
@@ -95,7 +97,7 @@ impl<W: AsyncWrite + Unpin> FrameWriter<W> {
         }
         let body_len = payload.len() + TAG_LEN;
         let prefix = u32::try_from(body_len)
-            .expect("max frame length fits in u32")
+            .expect("max_payload is clamped to what the prefix can hold")
             .to_be_bytes();
         let mut frame = Vec::with_capacity(LEN_PREFIX + body_len);
         frame.extend_from_slice(&prefix);
@@ -134,7 +136,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         Self {
             io,
             cipher: Cipher::new(key),
-            max_payload,
+            max_payload: max_payload.min(LIMIT),
             peer,
             buf: Vec::new(),
         }
@@ -274,6 +276,13 @@ mod tests {
         assert_eq!(first[..LEN_PREFIX], second[..LEN_PREFIX]);
         assert_ne!(first[LEN_PREFIX..], second[LEN_PREFIX..]);
         assert!(!raw.windows(4).any(|w| w == b"same"));
+    }
+
+    #[test]
+    fn configured_maximum_is_clamped_to_the_length_prefix() {
+        let (w, r) = pair(usize::MAX);
+        assert_eq!(w.max_payload, LIMIT);
+        assert_eq!(r.max_payload, LIMIT);
     }
 
     #[tokio::test]
