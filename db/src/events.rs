@@ -158,6 +158,20 @@ impl Events {
             rows.iter().map(record).collect()
         })
     }
+
+    /// Deletes the events older than `at_ms` (unix ms), bounding the table's growth;
+    /// returns how many were deleted.
+    pub async fn prune_before(&self, at_ms: u64) -> Result<u64> {
+        let at_ms = to_sql("prune time", at_ms)?;
+        with_pool!(self.db, |pool| {
+            let done = sqlx::query("DELETE FROM cluster_events WHERE at_ms < $1")
+                .bind(at_ms)
+                .execute(pool)
+                .await
+                .map_err(query(TABLE, "prune"))?;
+            Ok(done.rows_affected())
+        })
+    }
 }
 
 fn record(row: &impl Fetch) -> Result<EventRecord> {

@@ -3,7 +3,12 @@ use serde_json::json;
 
 use crate::common::{TestDb, on_both_backends};
 
-on_both_backends!(round_trip, recent_newest_first, filters_combine);
+on_both_backends!(
+    round_trip,
+    recent_newest_first,
+    filters_combine,
+    prune_before_a_time
+);
 
 fn event(at_ms: u64, node: Option<&str>, kind: &str) -> Event {
     Event {
@@ -119,4 +124,17 @@ async fn filters_combine(t: &TestDb) {
         list(EventFilter::recent(10).kind("fenced").since(301)).await,
         Vec::<u64>::new()
     );
+}
+
+async fn prune_before_a_time(t: &TestDb) {
+    let events = t.db.events();
+    for at in [100, 200, 300, 400] {
+        events.record(&event(at, None, "dc-elected")).await.unwrap();
+    }
+    assert_eq!(events.prune_before(300).await.unwrap(), 2);
+    assert_eq!(
+        times(&events.list(&EventFilter::recent(10)).await.unwrap()),
+        [400, 300]
+    );
+    assert_eq!(events.prune_before(300).await.unwrap(), 0);
 }

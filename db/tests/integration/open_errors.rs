@@ -106,24 +106,57 @@ async fn unreachable_postgres_masks_password() {
     assert!(!message.contains("hunter2"), "{message}");
 }
 
-#[tokio::test]
-async fn wrong_postgres_password() {
-    let Some(url) = postgres_url() else { return };
+/// The test URL with another user and password.
+fn with_credentials(url: &str, user: Option<&str>, password: &str) -> String {
     let (scheme, rest) = url.split_once("://").expect("URL with scheme");
     let (userinfo, host) = rest
         .split_once('@')
         .expect("test URL has user and password");
-    let user = userinfo.split(':').next().unwrap();
-    let wrong = format!("{scheme}://{user}:not-the-password@{host}");
+    let user = user.unwrap_or_else(|| userinfo.split(':').next().unwrap());
+    format!("{scheme}://{user}:{password}@{host}")
+}
+
+#[tokio::test]
+async fn wrong_postgres_password() {
+    let Some(url) = postgres_url() else { return };
+    let wrong = with_credentials(&url, None, "not-the-password");
 
     let err = Database::open(&wrong).await.unwrap_err();
     assert!(matches!(err, Error::Authentication { .. }), "{err}");
     let message = err.to_string();
     assert!(
-        message.contains(&format!("{scheme}://{user}:***@{host}")),
+        message.contains(&with_credentials(&url, None, "***")),
         "{message}"
     );
     assert!(!message.contains("not-the-password"), "{message}");
+}
+
+#[tokio::test]
+async fn postgres_over_tls() {
+    let Some(url) = postgres_url() else { return };
+    // start-test-postgres.sh lets role atrium_tls (password atrium) in over TLS only, so a
+    // working connection proves it is encrypted.
+    let url = with_credentials(&url, Some("atrium_tls"), "atrium");
+    let sep = if url.contains('?') { '&' } else { '?' };
+
+    let err = Database::open(&format!("{url}{sep}sslmode=disable"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Authentication { .. }), "{err}");
+
+    let db = Database::open_in_schema(
+        &format!("{url}{sep}sslmode=require"),
+        "t_open_errors_postgres_over_tls",
+    )
+    .await
+    .unwrap();
+    let vote = atrium_db::Vote {
+        term: 9,
+        node_id: 2,
+        committed: true,
+    };
+    db.raft().save_vote(&vote).await.unwrap();
+    assert_eq!(db.raft().vote().await.unwrap(), Some(vote));
 }
 
 async fn reopen_keeps_data_and_reports_backend(t: &TestDb) {
