@@ -239,6 +239,7 @@ fn location(e: &Element) -> Result<Location, XmlError> {
         }
     };
     Ok(Location {
+        role: e.get("role").map(str::to_string),
         resource_discovery: e.get("resource-discovery").map(str::to_string),
         id,
         rsc,

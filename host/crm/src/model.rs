@@ -131,6 +131,8 @@ pub struct Clone {
 pub struct Location {
     pub id: String,
     pub rsc: String,
+    /// `role=ROLE` before the score (node form only; rules carry `$role=`).
+    pub role: Option<String>,
     pub resource_discovery: Option<String>,
     pub target: LocationTarget,
 }

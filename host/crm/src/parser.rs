@@ -351,8 +351,17 @@ impl<'a> Cursor<'a> {
     fn location(&mut self) -> Result<Location, CrmError> {
         let id = self.name("a constraint id")?;
         let rsc = self.name("a resource id")?;
-        let resource_discovery = self.dollar("resource-discovery")?;
-        let target = if self.peek_text() == Some("rule") {
+        let (mut role, mut resource_discovery) = (None, None);
+        loop {
+            if let Some(r) = self.dollar("role")? {
+                role = Some(r);
+            } else if let Some(d) = self.dollar("resource-discovery")? {
+                resource_discovery = Some(d);
+            } else {
+                break;
+            }
+        }
+        let target = if self.peek_text() == Some("rule") && role.is_none() {
             let mut rules = Vec::new();
             while self.eat("rule") {
                 rules.push(self.rule()?);
@@ -370,6 +379,7 @@ impl<'a> Cursor<'a> {
         Ok(Location {
             id,
             rsc,
+            role,
             resource_discovery,
             target,
         })

@@ -112,6 +112,9 @@ fn statement(st: &Statement) -> String {
         }
         Statement::Location(l) => {
             let mut head = format!("location {} {}", l.id, l.rsc);
+            if let Some(r) = &l.role {
+                head.push_str(&format!(" role={r}"));
+            }
             if let Some(d) = &l.resource_discovery {
                 head.push_str(&format!(" resource-discovery={d}"));
             }

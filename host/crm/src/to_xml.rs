@@ -292,6 +292,7 @@ fn location(l: &Location, ids: &mut Ids) -> Element {
     let mut e = Element::new("rsc_location")
         .attr("id", &l.id)
         .attr("rsc", &l.rsc)
+        .opt_attr("role", l.role.as_deref())
         .opt_attr("resource-discovery", l.resource_discovery.as_deref());
     match &l.target {
         LocationTarget::Node { score, node } => {

@@ -85,6 +85,12 @@ fn compare(crm_text: &str, label: &str) {
     if let Some(diff) = common::first_difference(&ours, &theirs) {
         panic!("{label}: atrium and crmsh disagree\n{diff}");
     }
+    // The other direction: crmsh's own XML read back and rendered again is unchanged.
+    let reread = atrium_crm::from_xml(&theirs.to_string_pretty()).unwrap_or_else(|e| panic!("{label}: cannot read crmsh's XML: {e}"));
+    let again = common::normalised_configuration(&atrium_crm::to_xml(&reread));
+    if let Some(diff) = common::first_difference(&again, &theirs) {
+        panic!("{label}: crmsh XML -> atrium -> XML changed it\n{diff}");
+    }
 }
 
 #[test]

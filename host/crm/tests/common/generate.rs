@@ -47,7 +47,10 @@ const AGENTS: &[&str] = &[
     "systemd:sshd",
 ];
 const WORDS: &[&str] = &["alpha", "beta", "gamma", "delta", "ip", "port", "config", "state_dir", "x1"];
-const VALUES: &[&str] = &["1", "10", "on", "off", "true", "/var/lib/x", "192.168.1.10", "a-b_c", "\"two words\"", "'single q'", "\"\""];
+const VALUES: &[&str] = &[
+    "1", "10", "-5", "on", "off", "true", "UPPER", "/var/lib/x", "192.168.1.10", "a-b_c", "x=y", "a:b", "#hash",
+    "with,comma", "\"two words\"", "'single q'", "\"\"", "\"say \\\"hi\\\"\"",
+];
 const ROLES: &[&str] = &["Started", "Stopped", "Promoted", "Unpromoted", "Master", "Slave"];
 const OP_NAMES: &[&str] = &["monitor", "start", "stop", "promote", "demote", "migrate_to"];
 const INTERVALS: &[&str] = &["0", "0s", "10", "10s", "30s", "1min", "3600s"];
@@ -240,7 +243,7 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         free.remove(0);
         let c = format!("{p}pc");
         lines.push(match rng.below(3) {
-            0 => format!("ms {c} {child} meta master-max=1 notify=true"),
+            0 => format!("{} {c} {child} meta master-max=1 notify=true", rng.pick(&["ms", "master"])),
             1 => format!("clone {c} {child} meta promotable=true promoted-max=1"),
             _ => format!("clone {c} {child}"),
         });
@@ -253,15 +256,22 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         let id = format!("{p}loc{k}");
         let rsc = rng.pick(&rscs).clone();
         let mut s = format!("location {id} {rsc}");
+        let node_form = rng.chance(40);
+        if node_form && rng.chance(30) {
+            s.push_str(&format!(" role={}", rng.pick(&["Promoted", "Unpromoted", "Started"])));
+        }
         if rng.chance(20) {
             s.push_str(&format!(" resource-discovery={}", rng.pick(&["always", "never", "exclusive"])));
         }
-        if rng.chance(40) {
+        if node_form {
             let node = nodes.first().cloned().unwrap_or_else(|| format!("{p}n0"));
             s.push_str(&format!(" {}: {node}", rng.pick(SCORES)));
         } else {
-            for _ in 0..1 + rng.below(2) {
+            for rule_no in 0..1 + rng.below(2) {
                 let mut r = String::from("rule");
+                if rng.chance(15) {
+                    r.push_str(&format!(" $id={id}-r{rule_no}"));
+                }
                 if rng.chance(20) {
                     r.push_str(&format!(" $role={}", rng.pick(&["Promoted", "Unpromoted", "Started", "Master", "Slave"])));
                 }
@@ -279,7 +289,8 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
     for k in 0..rng.below(3) {
         let members = members(rng, &rscs, &["Started", "Promoted", "Unpromoted", "Master", "Slave"]);
         let pair = members.split(' ').count() == 2;
-        let mut s = format!("colocation {p}col{k} {}: {members}", rng.pick(SCORES));
+        let keyword = if rng.chance(10) { "collocation" } else { "colocation" };
+        let mut s = format!("{keyword} {p}col{k} {}: {members}", rng.pick(SCORES));
         // The schema allows node-attribute only on two-resource colocations.
         if pair && rng.chance(15) {
             s.push_str(" node-attribute=site");
@@ -312,7 +323,8 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         lines.push("op_defaults timeout=60s record-pending=true".into());
     }
     if rng.chance(20) {
-        lines.push(format!("tag {p}tag: {}", rscs.iter().take(2).cloned().collect::<Vec<_>>().join(" ")));
+        let colon = if rng.chance(50) { ":" } else { "" };
+        lines.push(format!("tag {p}tag{colon} {}", rscs.iter().take(2).cloned().collect::<Vec<_>>().join(" ")));
     }
     if !stonith.is_empty() && !nodes.is_empty() {
         for n in &nodes {
