@@ -6,6 +6,7 @@ use sqlx::migrate::MigrateError;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     #[error("invalid database location {location:?}: {reason}")]
     InvalidLocation { location: String, reason: String },
