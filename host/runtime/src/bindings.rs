@@ -1,0 +1,6 @@
+//! Host-side bindings generated from wit/.
+
+wasmtime::component::bindgen!({
+    world: "resource-agent-world",
+    path: "../../wit",
+});

@@ -1,0 +1,64 @@
+//! Compiled components cached on disk, keyed by the engine's compatibility hash and the
+//! component's content digest, so each agent is compiled once per wasmtime build and config.
+
+use crate::error::RuntimeError;
+use sha2::{Digest, Sha256};
+use std::hash::{Hash, Hasher};
+use std::path::PathBuf;
+use wasmtime::Engine;
+use wasmtime::component::Component;
+
+#[derive(Clone)]
+pub struct ComponentCache {
+    dir: PathBuf,
+    engine_key: String,
+}
+
+/// Whether a load hit the cache (reported by `atrium agent info` and the benchmarks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    Hit,
+    Compiled,
+}
+
+impl ComponentCache {
+    pub fn new(dir: PathBuf, engine: &Engine) -> Self {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut h);
+        ComponentCache { dir, engine_key: format!("{:016x}", h.finish()) }
+    }
+
+    fn path_for(&self, bytes: &[u8]) -> PathBuf {
+        let digest = hex::encode(Sha256::digest(bytes));
+        self.dir.join(format!("{digest}-{}.cwasm", self.engine_key))
+    }
+
+    /// Loads the compiled form of `bytes`, compiling and storing it on a miss. A cache file that
+    /// fails to load (truncated, from another build) is replaced.
+    pub fn load(&self, engine: &Engine, agent: &str, bytes: &[u8]) -> Result<(Component, CacheOutcome), RuntimeError> {
+        let path = self.path_for(bytes);
+        // Read into memory rather than mmap the file: a cache file truncated behind our back
+        // must not be able to crash the node with SIGBUS.
+        if let Ok(cached) = std::fs::read(&path) {
+            // SAFETY: the file was written by `precompile_component` under a name that includes
+            // the engine's compatibility hash, in a directory we own; wasmtime also checks the
+            // artifact header against this engine.
+            match unsafe { Component::deserialize(engine, &cached) } {
+                Ok(c) => return Ok((c, CacheOutcome::Hit)),
+                Err(e) => tracing::warn!(path = %path.display(), "discarding unusable cached component: {e:#}"),
+            }
+        }
+        let compiled = engine
+            .precompile_component(bytes)
+            .map_err(|e| RuntimeError::Compile { agent: agent.into(), detail: format!("{e:#}") })?;
+        let io = |source| RuntimeError::Cache { path: path.clone(), source };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, &compiled).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        // SAFETY: produced just above by this engine.
+        let c = unsafe { Component::deserialize(engine, &compiled) }
+            .map_err(|e| RuntimeError::Compile { agent: agent.into(), detail: format!("{e:#}") })?;
+        Ok((c, CacheOutcome::Compiled))
+    }
+}

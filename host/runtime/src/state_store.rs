@@ -1,0 +1,117 @@
+//! Per-resource persistent agent state (the `state` capability).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("agent state {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("agent state {path} is not valid JSON: {source}")]
+    Corrupt { path: PathBuf, source: serde_json::Error },
+}
+
+/// Key/value state per resource instance. Node-local, like the state file of an OCF Dummy:
+/// it records what this node's agent did.
+pub trait AgentStateStore: Send + Sync {
+    fn get(&self, instance: &str, key: &str) -> Result<Option<String>, StateError>;
+    fn set(&self, instance: &str, key: &str, value: &str) -> Result<(), StateError>;
+    fn delete(&self, instance: &str, key: &str) -> Result<(), StateError>;
+}
+
+/// One small JSON file per instance in a directory, replaced atomically on each write.
+#[derive(Debug, Clone)]
+pub struct DirStateStore {
+    dir: PathBuf,
+}
+
+impl DirStateStore {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        DirStateStore { dir: dir.into() }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The file for an instance. Instance names are resource ids (plus `:N`); anything else is
+    /// escaped so a name can never leave the directory.
+    pub fn file_for(&self, instance: &str) -> PathBuf {
+        let safe: String = instance
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':') { c } else { '%' })
+            .collect();
+        let safe = if safe.starts_with('.') { format!("%{safe}") } else { safe };
+        self.dir.join(format!("{safe}.json"))
+    }
+
+    fn read(&self, path: &Path) -> Result<BTreeMap<String, String>, StateError> {
+        match std::fs::read(path) {
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path: path.into(), source }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+            Err(source) => Err(StateError::Io { path: path.into(), source }),
+        }
+    }
+
+    fn write(&self, path: &Path, map: &BTreeMap<String, String>) -> Result<(), StateError> {
+        let io = |source| StateError::Io { path: path.into(), source };
+        if map.is_empty() {
+            return match std::fs::remove_file(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            };
+        }
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let tmp = path.with_extension("json.tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&serde_json::to_vec(map).expect("string map serialises")).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+impl AgentStateStore for DirStateStore {
+    fn get(&self, instance: &str, key: &str) -> Result<Option<String>, StateError> {
+        Ok(self.read(&self.file_for(instance))?.remove(key))
+    }
+
+    fn set(&self, instance: &str, key: &str, value: &str) -> Result<(), StateError> {
+        let path = self.file_for(instance);
+        let mut map = self.read(&path)?;
+        map.insert(key.to_string(), value.to_string());
+        self.write(&path, &map)
+    }
+
+    fn delete(&self, instance: &str, key: &str) -> Result<(), StateError> {
+        let path = self.file_for(instance);
+        let mut map = self.read(&path)?;
+        if map.remove(key).is_some() {
+            self.write(&path, &map)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_cleanup() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DirStateStore::new(dir.path());
+        assert_eq!(s.get("d:1", "running").unwrap(), None);
+        s.set("d:1", "running", "1").unwrap();
+        assert_eq!(s.get("d:1", "running").unwrap().as_deref(), Some("1"));
+        assert_eq!(s.get("d:2", "running").unwrap(), None);
+        s.delete("d:1", "running").unwrap();
+        assert!(!s.file_for("d:1").exists(), "empty state leaves no file");
+    }
+
+    #[test]
+    fn instance_names_cannot_escape_the_directory() {
+        let s = DirStateStore::new("/var/lib/x");
+        assert_eq!(s.file_for("../../etc/passwd"), PathBuf::from("/var/lib/x/%..%..%etc%passwd.json"));
+        assert_eq!(s.file_for(".hidden"), PathBuf::from("/var/lib/x/%.hidden.json"));
+    }
+}
