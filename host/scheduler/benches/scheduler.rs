@@ -1,7 +1,8 @@
 //! Scheduler benchmark on fresh clusters (no history, so every resource is probed on every
 //! node). Times Atrium (XML parse and scheduling separately) and, with `--crm-simulate`, the
-//! same CIB through `crm_simulate -x FILE -S` (skipped for the two largest sizes unless
-//! `--crm-simulate-all`).
+//! same CIB through `crm_simulate -x FILE -s -Q` (runs the whole scheduler and prints only the
+//! scores; `-S` would add the simulated execution of every action, which is not scheduling).
+//! crm_simulate is skipped for the two largest sizes unless `--crm-simulate-all`.
 //!
 //! cargo bench -p atrium-scheduler --bench scheduler -- [--crm-simulate] [--crm-simulate-all]
 
@@ -42,7 +43,7 @@ fn main() {
             let path = std::env::temp_dir().join(format!("atrium-bench-{nodes}x{rscs}.xml"));
             std::fs::write(&path, &xml).unwrap();
             let t = Instant::now();
-            let st = std::process::Command::new("crm_simulate").arg("-x").arg(&path).arg("-S").output().expect("run crm_simulate");
+            let st = std::process::Command::new("crm_simulate").arg("-x").arg(&path).arg("-s").arg("-Q").output().expect("run crm_simulate");
             assert!(st.status.success(), "crm_simulate failed");
             Some((t.elapsed().as_secs_f64(), "measured"))
         } else {

@@ -110,6 +110,8 @@ pub(crate) struct Cluster {
     /// Top-level resources in configuration order.
     pub top: Vec<RscIx>,
     pub by_id: BTreeMap<String, RscIx>,
+    /// Each node's position in name order, the final placement tie-break.
+    pub name_rank: Vec<usize>,
 }
 
 fn int_meta(meta: &BTreeMap<String, String>, key: &str) -> Option<i64> {
@@ -132,8 +134,15 @@ impl Cluster {
             rscs: Vec::new(),
             top: Vec::new(),
             by_id: BTreeMap::new(),
+            name_rank: Vec::new(),
         };
         c.unpack_nodes(cib);
+        let mut by_name: Vec<NodeIx> = (0..c.nodes.len()).collect();
+        by_name.sort_by(|&a, &b| c.nodes[a].name.cmp(&c.nodes[b].name));
+        c.name_rank = vec![0; c.nodes.len()];
+        for (rank, n) in by_name.into_iter().enumerate() {
+            c.name_rank[n] = rank;
+        }
         let defaults = nv_flatten(&cib.configuration.rsc_defaults, |s| s.rule.is_none());
         for r in &cib.configuration.resources {
             let ix = c.add_resource(r, None, &defaults, None);

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use atrium_cib::model::{OrderKind, RscAction, Role};
 
@@ -15,8 +16,8 @@ pub enum ActionKind {
     Resource,
     /// A marker with no work (group/clone started, stops implied by fencing).
     Pseudo,
-    /// Fencing a node.
-    Fence,
+    /// Fencing a node with the given fencing action (reboot or off).
+    Fence { action: String },
     /// Telling a node's controller to shut down.
     Shutdown,
 }
@@ -24,14 +25,24 @@ pub enum ActionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Action {
     pub id: usize,
-    /// Pacemaker-style key, e.g. `rsc1_start_0` or `rsc1_monitor_10000`.
-    pub key: String,
     pub kind: ActionKind,
-    pub rsc: Option<String>,
-    pub task: String,
+    /// Names are shared between the many actions of one resource or node.
+    pub rsc: Option<Arc<str>>,
+    pub task: &'static str,
     pub interval_ms: u64,
-    pub node: Option<String>,
+    pub node: Option<Arc<str>>,
     pub runnable: bool,
+}
+
+impl Action {
+    /// Pacemaker-style key, e.g. `rsc1_start_0`, `rsc1_monitor_10000`, `stonith-node1-reboot`.
+    pub fn key(&self) -> String {
+        match (&self.kind, &self.rsc) {
+            (ActionKind::Fence { action }, _) => format!("stonith-{}-{action}", self.node.as_deref().unwrap_or("")),
+            (_, Some(r)) => format!("{r}_{}_{}", self.task, self.interval_ms),
+            (_, None) => self.task.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -42,22 +53,9 @@ pub struct TransitionGraph {
 }
 
 impl TransitionGraph {
-    fn add(&mut self, kind: ActionKind, rsc: Option<&str>, task: &str, interval_ms: u64, node: Option<&str>, runnable: bool) -> usize {
+    fn add(&mut self, kind: ActionKind, rsc: Option<&Arc<str>>, task: &'static str, interval_ms: u64, node: Option<&Arc<str>>, runnable: bool) -> usize {
         let id = self.actions.len();
-        let key = match rsc {
-            Some(r) => format!("{r}_{task}_{interval_ms}"),
-            None => task.to_string(),
-        };
-        self.actions.push(Action {
-            id,
-            key,
-            kind,
-            rsc: rsc.map(str::to_string),
-            task: task.to_string(),
-            interval_ms,
-            node: node.map(str::to_string),
-            runnable,
-        });
+        self.actions.push(Action { id, kind, rsc: rsc.cloned(), task, interval_ms, node: node.cloned(), runnable });
         id
     }
 
@@ -102,19 +100,25 @@ struct RscActions {
 /// Build the graph from the plans. `probe_nodes` lists, per primitive, where to probe.
 pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &[Vec<usize>], fence: &[usize]) -> TransitionGraph {
     let mut g = TransitionGraph::default();
-    let action = cl.opts.fencing_action.clone();
+    // Probes dominate large fresh clusters; size the vectors once.
+    let probe_count: usize = probes.iter().map(Vec::len).sum();
+    g.actions.reserve(probe_count + 4 * cl.rscs.len() + fence.len());
+    g.edges.reserve(2 * probe_count + 4 * cl.rscs.len());
+    let node_names: Vec<Arc<str>> = cl.nodes.iter().map(|n| Arc::from(n.name.as_str())).collect();
     let mut fence_ids = BTreeMap::new();
     for &n in fence {
-        let id = g.add(ActionKind::Fence, None, &format!("stonith-{}-{action}", cl.nodes[n].name), 0, Some(&cl.nodes[n].name), true);
+        let kind = ActionKind::Fence { action: cl.opts.fencing_action.clone() };
+        let id = g.add(kind, None, "stonith", 0, Some(&node_names[n]), true);
         fence_ids.insert(n, id);
     }
     let mut per: Vec<RscActions> = (0..cl.rscs.len()).map(|_| RscActions::default()).collect();
     for (ix, r) in cl.rscs.iter().enumerate() {
         let Some(prim) = r.prim() else { continue };
         let p = &plans[ix];
+        let rid: Arc<str> = Arc::from(r.id.as_str());
         let mut probe_ids = Vec::new();
         for &n in &probes[ix] {
-            probe_ids.push(g.add(ActionKind::Resource, Some(&r.id), "monitor", 0, Some(&cl.nodes[n].name), true));
+            probe_ids.push(g.add(ActionKind::Resource, Some(&rid), "monitor", 0, Some(&node_names[n]), true));
         }
         if p.frozen {
             continue;
@@ -122,11 +126,11 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
         if p.stop_required && let Some(c) = p.cur {
             if p.cur_role == Some(Role::Promoted) {
                 let kind = if p.stop_implied { ActionKind::Pseudo } else { ActionKind::Resource };
-                per[ix].demote = Some(g.add(kind, Some(&r.id), "demote", 0, Some(&cl.nodes[c].name), true));
+                per[ix].demote = Some(g.add(kind, Some(&rid), "demote", 0, Some(&node_names[c]), true));
             }
             let kind = if p.stop_implied { ActionKind::Pseudo } else { ActionKind::Resource };
             let task = if p.migrate { "migrate_to" } else { "stop" };
-            let id = g.add(kind, Some(&r.id), task, 0, Some(&cl.nodes[c].name), true);
+            let id = g.add(kind, Some(&rid), task, 0, Some(&node_names[c]), true);
             if let Some(&f) = fence_ids.get(&c) {
                 g.edges.push((f, id));
             }
@@ -136,14 +140,14 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             per[ix].stop = Some(id);
         } else if let (Some(c), Some(_)) = (p.cur, p.next) {
             if p.cur_role == Some(Role::Promoted) && p.next_role != Some(Role::Promoted) {
-                per[ix].demote = Some(g.add(ActionKind::Resource, Some(&r.id), "demote", 0, Some(&cl.nodes[c].name), true));
+                per[ix].demote = Some(g.add(ActionKind::Resource, Some(&rid), "demote", 0, Some(&node_names[c]), true));
             }
         }
         if let Some(n) = p.next {
-            let node = cl.nodes[n].name.clone();
+            let node = node_names[n].clone();
             if p.start_required {
                 let task = if p.migrate { "migrate_from" } else { "start" };
-                let id = g.add(ActionKind::Resource, Some(&r.id), task, 0, Some(&node), p.start_runnable);
+                let id = g.add(ActionKind::Resource, Some(&rid), task, 0, Some(&node), p.start_runnable);
                 for &pr in &probe_ids {
                     g.edges.push((pr, id));
                 }
@@ -157,7 +161,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             }
             let promote = p.next_role == Some(Role::Promoted) && (p.cur_role != Some(Role::Promoted) || p.start_required);
             if promote {
-                let id = g.add(ActionKind::Resource, Some(&r.id), "promote", 0, Some(&node), p.start_runnable);
+                let id = g.add(ActionKind::Resource, Some(&rid), "promote", 0, Some(&node), p.start_runnable);
                 if let Some(s) = per[ix].start {
                     g.edges.push((s, id));
                 }
@@ -173,7 +177,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
                     if !matches {
                         continue;
                     }
-                    let id = g.add(ActionKind::Resource, Some(&r.id), "monitor", op.interval_ms, Some(&node), true);
+                    let id = g.add(ActionKind::Resource, Some(&rid), "monitor", op.interval_ms, Some(&node), true);
                     for prev in [per[ix].start, per[ix].promote, per[ix].demote].into_iter().flatten() {
                         g.edges.push((prev, id));
                     }
@@ -198,7 +202,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
     }
     for n in 0..cl.nodes.len() {
         if cl.nodes[n].shutdown && cl.nodes[n].online {
-            let id = g.add(ActionKind::Shutdown, None, "do_shutdown", 0, Some(&cl.nodes[n].name), true);
+            let id = g.add(ActionKind::Shutdown, None, "do_shutdown", 0, Some(&node_names[n]), true);
             for ra in &per {
                 if let Some(s) = ra.stop
                     && g.actions[s].node.as_deref() == Some(cl.nodes[n].name.as_str())
@@ -220,11 +224,14 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
             continue;
         }
         let leaves = cl.leaves(ix);
+        let rid: Arc<str> = Arc::from(r.id.as_str());
         let starts: Vec<usize> = leaves.iter().filter_map(|&l| per[l].start).collect();
         let stops: Vec<usize> = leaves.iter().filter_map(|&l| per[l].stop).collect();
+        let mut stopped_marker = None;
         if !stops.is_empty() {
-            let begin = g.add(ActionKind::Pseudo, Some(&r.id), "stop", 0, None, true);
-            let end = g.add(ActionKind::Pseudo, Some(&r.id), "stopped", 0, None, true);
+            let begin = g.add(ActionKind::Pseudo, Some(&rid), "stop", 0, None, true);
+            let end = g.add(ActionKind::Pseudo, Some(&rid), "stopped", 0, None, true);
+            stopped_marker = Some(end);
             for &s in &stops {
                 g.edges.push((begin, s));
                 g.edges.push((s, end));
@@ -232,15 +239,14 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
         }
         if !starts.is_empty() {
             let runnable = starts.iter().any(|&s| g.actions[s].runnable);
-            let begin = g.add(ActionKind::Pseudo, Some(&r.id), "start", 0, None, runnable);
-            let end = g.add(ActionKind::Pseudo, Some(&r.id), "running", 0, None, runnable);
+            let begin = g.add(ActionKind::Pseudo, Some(&rid), "start", 0, None, runnable);
+            let end = g.add(ActionKind::Pseudo, Some(&rid), "running", 0, None, runnable);
             for &s in &starts {
                 g.edges.push((begin, s));
                 g.edges.push((s, end));
             }
             if !stops.is_empty() {
-                let stopped = g.actions.iter().rposition(|a| a.rsc.as_deref() == Some(r.id.as_str()) && a.task == "stopped").unwrap();
-                g.edges.push((stopped, begin));
+                g.edges.push((stopped_marker.expect("stop markers exist when members stop"), begin));
             }
         }
     }

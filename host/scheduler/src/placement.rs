@@ -266,7 +266,7 @@ impl Assigner<'_> {
         // Dependents not yet placed pull the primary towards the nodes they prefer, one at a
         // time; a dependent whose wishes would leave the primary nowhere to run is ignored.
         for c in self.p.colocations.clone().iter().filter(|c| c.primary == colo_owner && !self.done[c.dependent]) {
-            if c.score.value() <= 0 || c.dependent_role.is_some() {
+            if c.score == Score::ZERO || c.dependent_role.is_some() {
                 continue;
             }
             let Some(db) = self.p.base[c.dependent].clone() else { continue };
@@ -274,6 +274,8 @@ impl Assigner<'_> {
             let mut added = Vec::new();
             for n in 0..cl.nodes.len() {
                 let ds = if db.allowed[n] { db.score[n] } else { Score::NEG_INFINITY };
+                // The dependent's score scaled by the colocation's strength (score / INFINITY);
+                // only a mandatory colocation carries the dependent's bans over.
                 let s = if c.score.is_pos_inf() {
                     ds
                 } else if ds.is_neg_inf() {
@@ -325,7 +327,7 @@ impl Assigner<'_> {
         cands.sort_by(|&a, &b| {
             score[b].cmp(&score[a]).then_with(|| {
                 if strategy == PlacementStrategy::Minimal {
-                    return cl.nodes[a].name.cmp(&cl.nodes[b].name);
+                    return cl.name_rank[a].cmp(&cl.name_rank[b]);
                 }
                 let cap = if strategy == PlacementStrategy::Balanced { self.capacity.compare(a, b) } else { Ordering::Equal };
                 cap.then(self.count[a].cmp(&self.count[b]))
@@ -334,7 +336,7 @@ impl Assigner<'_> {
                         Some(c) if c == b => Ordering::Greater,
                         _ => Ordering::Equal,
                     })
-                    .then_with(|| cl.nodes[a].name.cmp(&cl.nodes[b].name))
+                    .then_with(|| cl.name_rank[a].cmp(&cl.name_rank[b]))
             })
         });
         cands.first().copied()

@@ -2,6 +2,7 @@
 //! source, so placement decisions can be explained.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 use atrium_cib::model::{Cib, Constraint, ResourceDiscovery, Role};
 use atrium_cib::rule::RuleContext;
@@ -47,13 +48,15 @@ impl BaseScores {
 /// Location constraints that apply to a resource id, as (constraint, role) pairs already
 /// resolved to per-node scores.
 pub(crate) struct LocationIndex {
-    /// (resource id, node, score, source, role, discovery)
-    entries: Vec<(String, NodeIx, Score, String, Option<Role>, ResourceDiscovery)>,
+    /// Per resource id: (node, score, source, role, discovery).
+    entries: BTreeMap<String, Vec<LocEntry>>,
 }
+
+type LocEntry = (NodeIx, Score, String, Option<Role>, ResourceDiscovery);
 
 impl LocationIndex {
     pub fn build(cib: &Cib, cl: &Cluster) -> LocationIndex {
-        let mut entries = Vec::new();
+        let mut entries: BTreeMap<String, Vec<LocEntry>> = BTreeMap::new();
         for c in &cib.configuration.constraints {
             let Constraint::Location(l) = c else { continue };
             let mut targets: Vec<(String, Option<Role>)> = Vec::new();
@@ -68,7 +71,7 @@ impl LocationIndex {
             for (rsc, role) in targets {
                 if let (Some(node), Some(score)) = (&l.node, l.score) {
                     if let Some(n) = cl.node_by_name(node) {
-                        entries.push((rsc.clone(), n, score, l.id.clone(), role, l.resource_discovery));
+                        entries.entry(rsc.clone()).or_default().push((n, score, l.id.clone(), role, l.resource_discovery));
                     }
                     continue;
                 }
@@ -89,7 +92,7 @@ impl LocationIndex {
                             Some(id) => format!("{} (rule {id})", l.id),
                             None => l.id.clone(),
                         };
-                        entries.push((rsc.clone(), n, score, source, rule.role.or(role), l.resource_discovery));
+                        entries.entry(rsc.clone()).or_default().push((n, score, source, rule.role.or(role), l.resource_discovery));
                     }
                 }
             }
@@ -99,10 +102,11 @@ impl LocationIndex {
 
     /// Promotion-only location scores for a resource id.
     pub fn promoted(&self, rsc: &str) -> impl Iterator<Item = (NodeIx, Score, &str)> {
-        self.entries
-            .iter()
-            .filter(move |e| e.0 == rsc && e.4 == Some(Role::Promoted))
-            .map(|e| (e.1, e.2, e.3.as_str()))
+        self.for_rsc(rsc).iter().filter(|e| e.3 == Some(Role::Promoted)).map(|e| (e.0, e.1, e.2.as_str()))
+    }
+
+    fn for_rsc(&self, rsc: &str) -> &[LocEntry] {
+        self.entries.get(rsc).map_or(&[], Vec::as_slice)
     }
 }
 
@@ -130,7 +134,7 @@ pub(crate) fn base_scores(cl: &Cluster, loc: &LocationIndex, ix: RscIx) -> BaseS
     let mut exclusive: Option<Vec<bool>> = None;
     for &r in &ids {
         let rid = template_id(cl, r);
-        for (_, n, score, src, role, disc) in loc.entries.iter().filter(|e| e.0 == rid) {
+        for (n, score, src, role, disc) in loc.for_rsc(&rid) {
             if role.is_some_and(|r| r != Role::Started) {
                 continue;
             }

@@ -182,13 +182,13 @@ impl SimulationReport {
         }
         out.push_str("\nExecuting Cluster Transition:\n");
         for a in &self.actions {
-            let line = match a.kind {
-                ActionKind::Fence => format!("  * Fencing {} ({})", a.node.as_deref().unwrap_or(""), a.task.rsplit('-').next().unwrap_or("")),
+            let line = match &a.kind {
+                ActionKind::Fence { action } => format!("  * Fencing {} ({action})", a.node.as_deref().unwrap_or("")),
                 ActionKind::Shutdown => format!("  * Cluster action:  do_shutdown on {}", a.node.as_deref().unwrap_or("")),
-                ActionKind::Pseudo => format!("  * Pseudo action:   {}", a.key),
+                ActionKind::Pseudo => format!("  * Pseudo action:   {}", a.key()),
                 ActionKind::Resource if !a.runnable => continue,
                 ActionKind::Resource => {
-                    let task = if a.interval_ms > 0 { format!("{}={}", a.task, a.interval_ms) } else { a.task.clone() };
+                    let task = if a.interval_ms > 0 { format!("{}={}", a.task, a.interval_ms) } else { a.task.to_string() };
                     format!("  * Resource action: {:<15} {task} on {}", a.rsc.as_deref().unwrap_or(""), a.node.as_deref().unwrap_or(""))
                 }
             };
