@@ -129,6 +129,17 @@ pub(crate) struct FrameReader<R> {
     /// Bytes read but not yet consumed; keeping them here (not in the future) makes
     /// `read_frame` cancel-safe, so it can sit in a `select!`.
     buf: Vec<u8>,
+    /// Start of the unconsumed bytes in `buf`. Consumed frames are compacted away only before
+    /// the next read, so a burst of small frames is not shifted once per frame.
+    start: usize,
+}
+
+/// What the buffered bytes hold.
+enum Next {
+    /// A whole frame with this body length, at `start`.
+    Frame(usize),
+    /// Not yet a whole frame; this many bytes (from `start`) are needed for one.
+    Need(usize),
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -139,6 +150,7 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             max_payload: max_payload.min(LIMIT),
             peer,
             buf: Vec::new(),
+            start: 0,
         }
     }
 
@@ -151,12 +163,15 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     pub(crate) async fn read_frame(&mut self) -> Result<Vec<u8>, TransportError> {
         let peer = self.peer;
         loop {
-            if let Some(body_len) = self.complete_frame()? {
-                return self.open(body_len);
-            }
-            if self.buf.capacity() - self.buf.len() < READ_CHUNK {
-                self.buf.reserve(READ_CHUNK);
-            }
+            let need = match self.next()? {
+                Next::Frame(body_len) => return self.open(body_len),
+                Next::Need(need) => need,
+            };
+            self.buf.drain(..self.start);
+            self.start = 0;
+            // `need` is bounded by the maximum frame size, checked in `next`.
+            let want = need.max(self.buf.len() + READ_CHUNK);
+            self.buf.reserve(want - self.buf.len());
             let n = self
                 .io
                 .read_buf(&mut self.buf)
@@ -172,12 +187,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
     }
 
-    /// Checks the length prefix as soon as it is in (before any body is buffered for it) and
-    /// returns the body length once the whole frame is.
-    fn complete_frame(&mut self) -> Result<Option<usize>, TransportError> {
+    /// Checks the length prefix as soon as it is in, before any room is made for the body.
+    fn next(&self) -> Result<Next, TransportError> {
         let peer = self.peer;
-        let Some(prefix) = self.buf.first_chunk::<LEN_PREFIX>() else {
-            return Ok(None);
+        let pending = &self.buf[self.start..];
+        let Some(prefix) = pending.first_chunk::<LEN_PREFIX>() else {
+            return Ok(Next::Need(LEN_PREFIX));
         };
         let body_len = u32::from_be_bytes(*prefix) as usize;
         if body_len < TAG_LEN {
@@ -194,27 +209,32 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             });
         }
         let frame_len = LEN_PREFIX + body_len;
-        if self.buf.len() < frame_len {
-            self.buf.reserve(frame_len - self.buf.len());
-            return Ok(None);
-        }
-        Ok(Some(body_len))
+        Ok(if pending.len() < frame_len {
+            Next::Need(frame_len)
+        } else {
+            Next::Frame(body_len)
+        })
     }
 
     fn open(&mut self, body_len: usize) -> Result<Vec<u8>, TransportError> {
         let peer = self.peer;
         let nonce = self.cipher.next_nonce(peer)?;
-        let (prefix, rest) = self.buf.split_at_mut(LEN_PREFIX);
-        let (payload, rest) = rest.split_at_mut(body_len - TAG_LEN);
-        let tag = Tag::clone_from_slice(&rest[..TAG_LEN]);
+        let frame = &mut self.buf[self.start..self.start + LEN_PREFIX + body_len];
+        let (prefix, rest) = frame.split_at_mut(LEN_PREFIX);
+        let (payload, tag) = rest.split_at_mut(body_len - TAG_LEN);
+        let tag = Tag::clone_from_slice(tag);
         self.cipher
             .aead
             .decrypt_in_place_detached(&nonce, prefix, payload, &tag)
             .map_err(|_| TransportError::FrameAuthentication { peer })?;
         let out = payload.to_vec();
-        self.buf.drain(..LEN_PREFIX + body_len);
-        if self.buf.is_empty() && self.buf.capacity() > IDLE_BUFFER_CAP {
-            self.buf = Vec::new();
+        self.start += LEN_PREFIX + body_len;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+            if self.buf.capacity() > IDLE_BUFFER_CAP {
+                self.buf = Vec::new();
+            }
         }
         Ok(out)
     }
