@@ -80,8 +80,8 @@ impl Listener {
         let tcp = TcpListener::bind(&addr).await.map_err(bind_err)?;
         let local_addr = tcp.local_addr().map_err(bind_err)?;
         tracing::info!(%local_addr, key = %key.fingerprint(), node = identity.name(), "transport listening");
-        // The pending bound is enforced by the semaphore; the channel only needs to hold them.
-        let (tx, incoming) = mpsc::channel(config.max_pending.max(1));
+        // The semaphore bounds held connections; a one-slot queue keeps waiting ones counted.
+        let (tx, incoming) = mpsc::channel(1);
         let shared = Arc::new(Shared {
             key,
             identity,
@@ -151,7 +151,8 @@ async fn accept_loop(
         let tx = tx.clone();
         handshakes.spawn(async move {
             let result = accept_one(stream, addr, &shared).await;
-            // The permit is held until the application takes the connection.
+            // The permit is held until the outcome is queued for `accept`, so connections
+            // waiting for the application count towards `max_pending`.
             let _ = tx.send(result).await;
             drop(permit);
         });

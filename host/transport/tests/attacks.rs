@@ -327,3 +327,35 @@ async fn connect_times_out_against_a_silent_server() {
     );
     assert!(started.elapsed() < TIMEOUT);
 }
+
+#[tokio::test]
+async fn listener_holds_at_most_max_pending_unauthenticated_connections() {
+    let k = key(1);
+    let config = TransportConfig {
+        handshake_timeout: Duration::from_millis(500),
+        max_pending: 1,
+        ..TransportConfig::default()
+    };
+    let mut listener = listener_with(&k, config).await;
+    let addr = listener.local_addr();
+    let _silent = TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // The only slot is taken: the kernel completes the TCP connect, but no handshake is served.
+    let error = connect(addr, &k, &node("client"), Duration::from_millis(200))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, TransportError::HandshakeTimeout { .. }),
+        "{error}"
+    );
+    // Once the silent peer times out, the slot frees up and service resumes.
+    let error = listener.accept().await.err().unwrap();
+    assert!(
+        matches!(error, TransportError::HandshakeTimeout { .. }),
+        "{error}"
+    );
+    // The client that gave up is refused when its turn comes.
+    assert!(listener.accept().await.is_err());
+    assert_listener_still_serves(&mut listener, &k).await;
+}
