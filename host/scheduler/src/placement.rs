@@ -123,8 +123,9 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     // Remote connections first: a remote node can host resources once its connection runs.
     let mut order: Vec<RscIx> = cl.top.clone();
     let is_conn = |ix: RscIx| cl.nodes.iter().any(|n| n.connection == Some(ix));
-    // Assignment order: connections, then priority, then the score on the current node, then
-    // the scores on each node in turn. A node without room for the resource counts as banned.
+    // Assignment order: connections, then priority. With a utilization-aware strategy, then
+    // the score on the current node and then the scores on each node in turn (a node without
+    // room for the resource counts as banned); the default strategy keeps configuration order.
     let full = Capacity::new(cl);
     let node_scores = |a: &Assigner, ix: RscIx| -> Vec<Score> {
         let b = a.p.base[ix].as_ref().unwrap();
@@ -146,7 +147,11 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     }
     order.sort_by(|&x, &y| {
         let (kx, ky) = (keys[x].as_ref().unwrap(), keys[y].as_ref().unwrap());
-        ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1)).then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
+        let by_class = ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1));
+        if cl.opts.placement_strategy == PlacementStrategy::Default {
+            return by_class;
+        }
+        by_class.then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
     });
     for ix in order {
         if is_conn(ix) {

@@ -45,10 +45,16 @@ fn node_state(id: usize, name: &str, online: bool, lrm: &str) -> String {
     format!("    <node_state id=\"{id}\" uname=\"{name}\" {attrs}>\n      <lrm id=\"{id}\"><lrm_resources>\n{lrm}      </lrm_resources></lrm>\n    </node_state>\n")
 }
 
+/// Parameter digests Pacemaker 2.1 computes for a parameterless Dummy: its start, and its 10s
+/// monitor. Without them crm_simulate would restart every resource for a "definition change".
+const START_DIGEST: &str = "f2317cad3d54cec5d7d7aa7d0bf35cf8";
+const MONITOR_DIGEST: &str = "4811cef7f7f94e3a35a70be7916cb2fd";
+
 fn op(rsc: &str, task: &str, interval: u64, rc: i32, call: usize, node: &str) -> String {
     let target = if task == "monitor" && interval == 0 { 7 } else { 0 };
+    let digest = if interval > 0 { MONITOR_DIGEST } else { START_DIGEST };
     format!(
-        "          <lrm_rsc_op id=\"{rsc}_{task}_{interval}_{call}\" operation=\"{task}\" interval=\"{interval}\" rc-code=\"{rc}\" op-status=\"0\" call-id=\"{call}\" last-rc-change=\"1700000000\" transition-key=\"1:1:{target}:00000000-0000-0000-0000-000000000000\" transition-magic=\"0:{rc};1:1:{target}:00000000-0000-0000-0000-000000000000\" on_node=\"{node}\" op-digest=\"00000000000000000000000000000000\"/>\n"
+        "          <lrm_rsc_op id=\"{rsc}_{task}_{interval}_{call}\" operation=\"{task}\" interval=\"{interval}\" rc-code=\"{rc}\" op-status=\"0\" call-id=\"{call}\" last-rc-change=\"1700000000\" crm_feature_set=\"3.16.1\" transition-key=\"1:1:{target}:00000000-0000-0000-0000-000000000000\" transition-magic=\"0:{rc};1:1:{target}:00000000-0000-0000-0000-000000000000\" on_node=\"{node}\" op-digest=\"{digest}\"/>\n"
     )
 }
 
