@@ -1,6 +1,6 @@
 //! Turns lexed statements into the model, following crmsh 4.4.1's grammar.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::error::{CrmError, CrmErrorKind};
 use crate::lexer::{self, Token};
@@ -28,7 +28,8 @@ const ORDER_KINDS: &[&str] = &["Mandatory", "Optional", "Serialize"];
 pub fn parse(source: &str, file_name: &str) -> Result<CrmConfig, CrmError> {
     let mut statements = Vec::new();
     let mut ids: HashSet<String> = HashSet::new();
-    for st in lexer::lex(source, file_name)? {
+    let lexed = lexer::lex(source, file_name)?;
+    for st in &lexed {
         let mut c = Cursor {
             toks: &st.tokens,
             pos: 0,
@@ -36,16 +37,66 @@ pub fn parse(source: &str, file_name: &str) -> Result<CrmConfig, CrmError> {
             end: (st.end_line, st.end_column),
         };
         let statement = c.statement()?;
-        if let Some(id) = statement.object_id() {
-            if !ids.insert(id.to_string()) {
-                // Point at the word that named the object (the second word, or the uname).
-                let tok = st.tokens.iter().skip(1).find(|t| t.text.contains(id)).unwrap_or(&st.tokens[0]);
-                return Err(c.error_at(tok.line, tok.column, CrmErrorKind::DuplicateId(id.to_string())));
-            }
+        if let Some(id) = statement.object_id().filter(|id| !ids.insert(id.to_string())) {
+            // Every statement names its object in its second word (`$id=` for nodes).
+            let tok = &st.tokens[1];
+            return Err(c.error_at(tok.line, tok.column, CrmErrorKind::DuplicateId(id.to_string())));
         }
         statements.push(statement);
     }
+    check_containers(&statements, &lexed, file_name)?;
     Ok(CrmConfig { statements })
+}
+
+/// Group members must be primitives, a clone holds a primitive or a group, and a
+/// resource sits in at most one container: anything else has no CIB form (and a
+/// container holding itself would never finish rendering).
+fn check_containers(statements: &[Statement], lexed: &[lexer::Statement], file: &str) -> Result<(), CrmError> {
+    let kind_of = |id: &str| {
+        statements.iter().find_map(|s| match s {
+            Statement::Primitive(p) if p.id == id => Some("primitive"),
+            Statement::Group(g) if g.id == id => Some("group"),
+            _ => None,
+        })
+    };
+    let mut owner: HashMap<&str, &str> = HashMap::new();
+    for (st, lex) in statements.iter().zip(lexed) {
+        let (container, members, allowed, what): (&str, Vec<&String>, &[&str], &str) = match st {
+            Statement::Group(g) => (&g.id, g.members.iter().collect(), &["primitive"], "a primitive defined in this configuration"),
+            Statement::Clone(c) => (
+                &c.id,
+                vec![&c.child],
+                &["primitive", "group"],
+                "a primitive or group defined in this configuration",
+            ),
+            _ => continue,
+        };
+        for (n, member) in members.into_iter().enumerate() {
+            // Members are the words after the container id, in order.
+            let tok = &lex.tokens[2 + n];
+            let problem = if !kind_of(member).is_some_and(|k| allowed.contains(&k)) {
+                Some(what.to_string())
+            } else {
+                owner
+                    .insert(member, container)
+                    .map(|other| format!("a resource not already in '{other}'"))
+            };
+            if let Some(expected) = problem {
+                let after = lex.tokens[..2 + n].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+                return Err(CrmError {
+                    file: file.to_string(),
+                    line: tok.line,
+                    column: tok.column,
+                    kind: CrmErrorKind::Expected {
+                        expected,
+                        after,
+                        found: format!("'{member}'"),
+                    },
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 struct Cursor<'a> {

@@ -199,7 +199,7 @@ fn resources(config: &CrmConfig, ids: &mut Ids) -> Element {
     for wanted in 0..4 {
         for st in &config.statements {
             if rank(st) == Some(wanted) && st.object_id().is_some_and(top) {
-                out.children.push(resource(st, config, ids));
+                out.children.push(resource(st, config, ids, 0));
             }
         }
     }
@@ -213,7 +213,8 @@ fn find_resource<'a>(config: &'a CrmConfig, id: &str) -> Option<&'a Statement> {
     })
 }
 
-fn resource(st: &Statement, config: &CrmConfig, ids: &mut Ids) -> Element {
+/// `depth` counts enclosing containers: the CIB nests at most clone > group > primitive.
+fn resource(st: &Statement, config: &CrmConfig, ids: &mut Ids, depth: usize) -> Element {
     match st {
         Statement::Primitive(p) => primitive(p, ids),
         Statement::Group(g) => {
@@ -222,7 +223,7 @@ fn resource(st: &Statement, config: &CrmConfig, ids: &mut Ids) -> Element {
                 e.children.push(attr_set(s, &g.id, ids));
             }
             for m in &g.members {
-                e.children.push(member(m, config, ids));
+                e.children.push(member(m, config, ids, depth + 1));
             }
             e
         }
@@ -235,19 +236,20 @@ fn resource(st: &Statement, config: &CrmConfig, ids: &mut Ids) -> Element {
             for s in &c.sets {
                 e.children.push(attr_set(s, &c.id, ids));
             }
-            e.children.push(member(&c.child, config, ids));
+            e.children.push(member(&c.child, config, ids, depth + 1));
             e
         }
         _ => unreachable!("resource() is only called for resource statements"),
     }
 }
 
-/// A container's member; an undefined id is written as a bare reference, which the
-/// CIB schema will reject just as it rejects crmsh's dangling references.
-fn member(id: &str, config: &CrmConfig, ids: &mut Ids) -> Element {
+/// A container's member. `parse` only accepts members the CIB can nest; a model built
+/// by hand may name an undefined resource or nest too deep (even itself), which is
+/// written as a bare reference that the CIB schema rejects, instead of recursing.
+fn member(id: &str, config: &CrmConfig, ids: &mut Ids, depth: usize) -> Element {
     match find_resource(config, id) {
-        Some(st) => resource(st, config, ids),
-        None => Element::new("primitive").attr("id", id),
+        Some(st) if depth <= 2 => resource(st, config, ids, depth),
+        _ => Element::new("primitive").attr("id", id),
     }
 }
 
@@ -441,4 +443,39 @@ pub fn merge_into_cib(cib_xml: &str, config: &CrmConfig) -> Result<String, XmlEr
         }
     }
     Ok(cib.to_string_pretty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_take_the_base_then_numbered_suffixes() {
+        let mut ids = Ids {
+            used: HashSet::from(["a-1".to_string()]),
+        };
+        let got: Vec<String> = (0..4).map(|_| ids.alloc("a")).collect();
+        assert_eq!(got, ["a", "a-0", "a-2", "a-3"]);
+    }
+
+    #[test]
+    fn a_hand_built_self_containing_group_does_not_recurse_forever() {
+        let config = CrmConfig {
+            statements: vec![
+                Statement::Clone(Clone {
+                    id: "c".into(),
+                    kind: CloneKind::Clone,
+                    child: "g".into(),
+                    sets: vec![],
+                }),
+                Statement::Group(Group {
+                    id: "g".into(),
+                    members: vec!["g".into()],
+                    sets: vec![],
+                }),
+            ],
+        };
+        let xml = configuration(&config).to_string_pretty();
+        assert!(xml.contains("<primitive id=\"g\"/>"), "{xml}");
+    }
 }

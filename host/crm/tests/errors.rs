@@ -86,3 +86,25 @@ fn a_failed_parse_is_repeatable() {
     assert_eq!(parse(bad, "x").unwrap_err(), parse(bad, "x").unwrap_err());
     assert!(parse("node a\n", "x").is_ok());
 }
+
+#[test]
+fn container_members_must_fit_the_cib() {
+    assert_eq!(
+        error("primitive a Dummy\ngroup g a b\n"),
+        "quickstart.crm:2:11: expected a primitive defined in this configuration after 'group g a', found 'b'"
+    );
+    assert_eq!(
+        error("group g g\n"),
+        "quickstart.crm:1:9: expected a primitive defined in this configuration after 'group g', found 'g'"
+    );
+    assert_eq!(
+        error("primitive a Dummy\nclone c a\nclone d c\n"),
+        "quickstart.crm:3:9: expected a primitive or group defined in this configuration after 'clone d', found 'c'"
+    );
+    assert_eq!(
+        error("primitive a Dummy\ngroup g a\nclone c a\n"),
+        "quickstart.crm:3:9: expected a resource not already in 'g' after 'clone c', found 'a'"
+    );
+    // Members may be defined after their container, as in crmsh.
+    assert!(parse("group g a\nprimitive a Dummy\nclone c g\n", "x").is_ok());
+}

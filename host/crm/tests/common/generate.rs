@@ -335,12 +335,25 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             }
             if stonith.len() >= 2 && rng.chance(50) {
                 level = format!("{n}: {}", stonith.join(","));
+                if rng.chance(50) {
+                    // Mixed: a two-device level, then a one-device level.
+                    level = format!("{n}: {},{} {}", stonith[0], stonith[1], stonith[0]);
+                }
             }
             fencing.push(level);
         }
     }
+    // Comments and blank lines between statements are ignored by both parsers.
+    let mut text = String::new();
+    for line in lines {
+        if rng.chance(10) {
+            text.push_str("# a comment: primitive x Dummy\n\n");
+        }
+        text.push_str(&line);
+        text.push('\n');
+    }
     Generated {
-        text: lines.join("\n") + "\n",
+        text,
         fencing,
     }
 }
