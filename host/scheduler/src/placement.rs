@@ -347,15 +347,19 @@ impl Assigner<'_> {
         cands.first().copied()
     }
 
+    /// Record a unit's node; a primitive takes its share now, group members as they are placed.
     fn commit(&mut self, unit: RscIx, node: NodeIx) {
         self.p.node[unit] = Some(node);
-        let leaves = self.cl.leaves(unit);
-        for &l in &leaves {
-            self.count[node] += 1;
-            if self.strategy() != PlacementStrategy::Default {
-                let u = self.cl.rscs[l].prim().unwrap().utilization.clone();
-                self.capacity.consume(node, &u);
-            }
+        if matches!(self.cl.rscs[unit].kind, Kind::Primitive(_)) {
+            self.take_share(unit, node);
+        }
+    }
+
+    fn take_share(&mut self, leaf: RscIx, node: NodeIx) {
+        self.count[node] += 1;
+        if self.strategy() != PlacementStrategy::Default {
+            let u = self.cl.rscs[leaf].prim().unwrap().utilization.clone();
+            self.capacity.consume(node, &u);
         }
     }
 
@@ -385,7 +389,16 @@ impl Assigner<'_> {
         let needs = self.needs(unit);
         let current = self.current_node(unit);
         let ok: &dyn Fn(NodeIx) -> bool = clone_ok.unwrap_or(&|_| true);
-        match self.choose(&score, &allowed, &needs, current, ok) {
+        // When no node has room for everything that must go together, place by the first
+        // member's own needs and let later members stop where room runs out.
+        let chosen = self.choose(&score, &allowed, &needs, current, ok).or_else(|| {
+            let first = *cl.leaves(unit).first()?;
+            let alone = self.cl.rscs[first].prim().unwrap().utilization.clone();
+            (self.strategy() != PlacementStrategy::Default && alone != needs)
+                .then(|| self.choose(&score, &allowed, &alone, current, ok))
+                .flatten()
+        });
+        match chosen {
             Some(n) => {
                 self.commit(unit, n);
                 self.place_members(unit, n, false);
@@ -414,21 +427,18 @@ impl Assigner<'_> {
                 let b = base_scores(cl, &self.p.location, k);
                 let own_ban = b.score[node].is_neg_inf() || !b.allowed[node];
                 let disabled = cl.rscs[k].target_role == Some(Role::Stopped);
-                if own_ban || disabled {
+                let no_room = self.strategy() != PlacementStrategy::Default
+                    && !self.capacity.fits(node, &cl.rscs[k].prim().unwrap().utilization);
+                if own_ban || disabled || no_room {
                     ok = false;
                     self.p.why_stopped[k] = Some(if disabled { "target-role" } else { "node availability" }.into());
                 }
             }
             if ok {
                 self.p.node[k] = Some(node);
+                self.take_share(k, node);
             } else if self.p.why_stopped[k].is_none() {
                 self.p.why_stopped[k] = Some("node availability".into());
-            }
-        }
-        // Members that did not get placed give back their share.
-        for &k in kids {
-            if self.p.node[k].is_none() {
-                self.count[node] = self.count[node].saturating_sub(1);
             }
         }
     }
