@@ -16,6 +16,20 @@ use common::generate;
 /// Configurations per crmsh call.
 const BATCH: usize = 30;
 
+/// Syntax the generated configurations must exercise between them.
+const FEATURES: &[&str] = &[
+    "node $id=", ":remote", ":member", "attributes standby=on", "attributes $id=", "utilization $id=",
+    "primitive", " Dummy", "stonith:", "lsb:", "systemd:", "params $id=", " meta ", "utilization cpu=",
+    "op monitor", "role=Promoted", "on-fail=", "OCF_CHECK_LEVEL", "op_params", "op_meta", "description=",
+    "group", "clone", "ms ", "master ", "promotable=true", "location", "role=", "resource-discovery=",
+    "rule $id=", "rule $role=", "pingd:", "defined ", "not_defined ", "string:", "integer:", "number:",
+    "version:", "#uname", "#id", "#kind", "date gt", "date lt", " and ", " or ", "colocation", "collocation",
+    "node-attribute=", "( ", "[ ", "sequential=true", "order", "Serialize:", "Optional:", ":promote",
+    "symmetrical=", "property $id=", "-props2:", "property stonith-enabled", "rsc_defaults", "op_defaults",
+    "fencing_topology", ",", "tag", "inf:", "-inf:", "+inf:", "INFINITY:", "\\\n\t", "# a comment",
+    "\"two words\"", "'single q'", "\\\"hi",
+];
+
 fn require_crmsh() {
     for tool in ["crm", "cibadmin"] {
         let found = Command::new("sh")
@@ -106,6 +120,11 @@ fn generated_configurations_match_crmsh() {
     let cases: usize = std::env::var("ATRIUM_CRMSH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let seed: u64 = std::env::var("ATRIUM_CRMSH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed);
     let batches: Vec<(usize, usize)> = (0..cases).step_by(BATCH).map(|first| (first, BATCH.min(cases - first))).collect();
+    if cases >= 300 {
+        let corpus: String = batches.iter().map(|&(first, count)| generate::batch(seed, first, count)).collect();
+        let missing: Vec<&&str> = FEATURES.iter().filter(|f| !corpus.contains(**f)).collect();
+        assert!(missing.is_empty(), "the generated configurations never use {missing:?}");
+    }
     // Two crmsh processes at a time: the machine has two cores.
     let failures: Vec<String> = batches
         .chunks(2)

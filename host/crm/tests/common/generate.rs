@@ -154,10 +154,12 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         }
         if rng.chance(50) {
             let attrs = if rng.chance(30) { "standby=on".to_string() } else { pairs(rng, WORDS, 2) };
-            s.push_str(&format!("{}attributes {attrs}", cont(rng)));
+            let id = if rng.chance(20) { format!("$id={n}-attrs ") } else { String::new() };
+            s.push_str(&format!("{}attributes {id}{attrs}", cont(rng)));
         }
         if rng.chance(40) {
-            s.push_str(&format!("{}utilization capacity={}", cont(rng), 1 + rng.below(4)));
+            let id = if rng.chance(20) { format!("$id={n}-util ") } else { String::new() };
+            s.push_str(&format!("{}utilization {id}capacity={}", cont(rng), 1 + rng.below(4)));
         }
         lines.push(s);
     }
@@ -180,6 +182,7 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             let id_part = if rng.chance(10) { format!("$id={id}-{kw}-set{} ", rng.below(1000)) } else { String::new() };
             s.push_str(&format!("{}{kw} {id_part}{body}", cont(rng)));
         }
+        let mut ops_written = 0;
         for _ in 0..rng.below(4) {
             let name = *rng.pick(OP_NAMES);
             let mut op = format!("op {name}");
@@ -204,11 +207,16 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             if rng.chance(10) {
                 op.push_str(" start-delay=5s record-pending=true");
             }
+            if rng.chance(5) {
+                op.push_str(" description=\"checks it\"");
+            }
             match extra {
                 0 => op.push_str(" OCF_CHECK_LEVEL=10"),
+                1 if rng.chance(20) => op.push_str(&format!(" op_params $id={id}-op{} depth=0", ops_written)),
                 1 => op.push_str(" op_params depth=0"),
                 _ => {}
             }
+            ops_written += 1;
             if rng.chance(15) {
                 op.push_str(" op_meta timeout=99");
             }
@@ -228,11 +236,17 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         let take = 1 + rng.below(free.len() - 1);
         let members: Vec<String> = free.drain(..take).collect();
         let g = format!("{p}grp");
-        let meta = if rng.chance(40) { format!(" meta target-role={}", rng.pick(&["Started", "Stopped"])) } else { String::new() };
+        let mut meta = if rng.chance(40) { format!(" meta target-role={}", rng.pick(&["Started", "Stopped"])) } else { String::new() };
+        if rng.chance(15) {
+            meta = format!(" params {}{meta}", pairs(rng, WORDS, 2));
+        }
         lines.push(format!("group {g} {}{meta}", members.join(" ")));
         if rng.chance(40) {
             let c = format!("{p}cl");
-            let meta = if rng.chance(50) { " meta clone-max=2 interleave=true" } else { "" };
+            let mut meta = if rng.chance(50) { " meta clone-max=2 interleave=true".to_string() } else { String::new() };
+            if rng.chance(15) {
+                meta = format!(" params {}{meta}", pairs(rng, WORDS, 2));
+            }
             lines.push(format!("clone {c} {g}{meta}"));
             rscs.push(c);
         } else {
