@@ -93,10 +93,8 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
         })
         .collect();
     let mut assignments = Vec::new();
-    // Resources are listed by priority, then configuration order.
-    let mut listed = cl.top.clone();
-    listed.sort_by_key(|&t| std::cmp::Reverse(cl.rscs[t].priority));
-    for &top in &listed {
+    // Resources are listed in the order they were considered for placement.
+    for &top in &pl.order {
         for leaf in cl.leaves(top) {
             if let Some(item) = summary::item_for(&cl, leaf, &plans[leaf]) {
                 summary.push(item);

@@ -23,6 +23,9 @@ pub(crate) struct Colocation {
 }
 
 pub(crate) struct Placement {
+    /// Top-level resources in the order they were considered (the order Pacemaker also lists
+    /// them in).
+    pub order: Vec<RscIx>,
     /// Chosen node per resource (units and leaves); None = stopped.
     pub node: Vec<Option<NodeIx>>,
     /// Final scores per placed unit (top-level resource, group, clone instance).
@@ -100,6 +103,7 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     let mut a = Assigner {
         cl,
         p: Placement {
+            order: Vec::new(),
             node: vec![None; n],
             scores: vec![None; n],
             contributions: vec![Vec::new(); n],
@@ -147,12 +151,15 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     }
     order.sort_by(|&x, &y| {
         let (kx, ky) = (keys[x].as_ref().unwrap(), keys[y].as_ref().unwrap());
-        let by_class = ky.0.cmp(&kx.0).then(ky.1.cmp(&kx.1));
+        let by_priority = ky.1.cmp(&kx.1);
         if cl.opts.placement_strategy == PlacementStrategy::Default {
-            return by_class;
+            return by_priority;
         }
-        by_class.then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
+        by_priority.then(ky.2.cmp(&kx.2)).then_with(|| ky.3.cmp(&kx.3))
     });
+    // That is also the order resources are reported in; connections are placed first.
+    a.p.order = order.clone();
+    order.sort_by_key(|&ix| !keys[ix].as_ref().unwrap().0);
     for ix in order {
         if is_conn(ix) {
             a.assign(ix);

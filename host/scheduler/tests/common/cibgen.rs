@@ -172,11 +172,13 @@ pub fn random_cib(seed: u64) -> String {
     // Each non-clone primitive may run on one online node; some have a failed monitor there.
     let mut lrm = vec![String::new(); n_nodes];
     let mut fails = vec![String::new(); n_nodes];
+    let group_node = r.below(n_nodes);
     for (i, p) in prims.iter().enumerate() {
         if cloned && i == n_prims - 1 {
             continue;
         }
-        let ni = r.below(n_nodes);
+        // Group members that run share a node, as the cluster would have placed them.
+        let ni = if i < group_len { group_node } else { r.below(n_nodes) };
         if !online[ni] || !r.chance(50) {
             continue;
         }
