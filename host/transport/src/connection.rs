@@ -59,6 +59,8 @@ pub struct Listener {
 }
 
 impl Listener {
+    /// Listens on `addr` (port 0 picks a free port; see [`Listener::local_addr`]) with the
+    /// default [`TransportConfig`]. Must be called inside a tokio runtime.
     pub async fn bind<A: ToSocketAddrs + fmt::Display>(
         addr: A,
         key: ClusterKey,

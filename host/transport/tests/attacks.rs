@@ -255,8 +255,9 @@ async fn garbage_instead_of_a_handshake_is_refused() {
 
 #[tokio::test]
 async fn random_bytes_instead_of_a_handshake_are_refused() {
+    use rand::TryRng;
     let mut bytes = [0u8; 256];
-    rand::fill(&mut bytes[..]);
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes).unwrap();
     bytes[0] = b'X'; // never the magic by chance
     let error = raw_handshake(&bytes, false).await;
     assert!(
