@@ -50,8 +50,9 @@ pub struct PeerInfo {
     pub identity: Identity,
 }
 
-/// Accepts authenticated connections. Handshakes run concurrently in the background, so a slow
-/// or hostile peer never delays others; dropping the listener stops them all.
+/// Accepts authenticated connections. Handshakes run concurrently in the background (up to
+/// `max_pending` at once), so a slow or hostile peer does not delay others; dropping the
+/// listener stops them all.
 pub struct Listener {
     local_addr: SocketAddr,
     incoming: mpsc::Receiver<Result<Connection, TransportError>>,
