@@ -45,7 +45,7 @@ fn bool_s(b: bool) -> &'static str {
 
 /// Durations are written in the largest exact unit Pacemaker reads.
 fn duration_s(ms: u64) -> String {
-    if ms % 1000 == 0 { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
+    if ms.is_multiple_of(1000) { format!("{}s", ms / 1000) } else { format!("{ms}ms") }
 }
 
 fn nvsets(name: &str, sets: &[NvSet]) -> Vec<Element> {

@@ -65,7 +65,7 @@ pub(crate) fn explain_all(cl: &Cluster, pl: &Placement, plans: &[Plan]) -> Vec<E
             .filter_map(|n| {
                 let why = if let Some(u) = &n.unclean {
                     format!("unclean ({u})")
-                } else if !n.online && !(n.remote && n.connection.is_some()) {
+                } else if !(n.online || n.remote && n.connection.is_some()) {
                     "offline".into()
                 } else if n.standby {
                     "standby".into()

@@ -138,10 +138,11 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
                 g.edges.push((d, id));
             }
             per[ix].stop = Some(id);
-        } else if let (Some(c), Some(_)) = (p.cur, p.next) {
-            if p.cur_role == Some(Role::Promoted) && p.next_role != Some(Role::Promoted) {
-                per[ix].demote = Some(g.add(ActionKind::Resource, Some(&rid), "demote", 0, Some(&node_names[c]), true));
-            }
+        } else if let (Some(c), Some(_)) = (p.cur, p.next)
+            && p.cur_role == Some(Role::Promoted)
+            && p.next_role != Some(Role::Promoted)
+        {
+            per[ix].demote = Some(g.add(ActionKind::Resource, Some(&rid), "demote", 0, Some(&node_names[c]), true));
         }
         if let Some(n) = p.next {
             let node = node_names[n].clone();

@@ -98,24 +98,13 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
         }
         // The resource may be partly active after any failure, so it counts as running (and
         // needing recovery) even when a monitor reported "not running".
-        {
-            match op.operation.as_str() {
-                "start" | "stop" | "migrate_to" | "migrate_from" => {
-                    if h.role == Role::Stopped {
-                        h.role = Role::Started;
-                    }
-                }
-                "promote" => h.role = Role::Promoted,
-                "demote" => h.role = Role::Promoted,
-                "monitor" => {
-                    if op.rc_code == rc::FAILED_PROMOTED {
-                        h.role = Role::Promoted;
-                    } else if h.role == Role::Stopped {
-                        h.role = Role::Started;
-                    }
-                }
-                _ => {}
+        match op.operation.as_str() {
+            "promote" | "demote" => h.role = Role::Promoted,
+            "monitor" if op.rc_code == rc::FAILED_PROMOTED => h.role = Role::Promoted,
+            "start" | "stop" | "migrate_to" | "migrate_from" | "monitor" if h.role == Role::Stopped => {
+                h.role = Role::Started;
             }
+            _ => {}
         }
         h.failed = true;
         h.failed_task = Some(op.operation.clone());

@@ -143,7 +143,9 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
             .map(|n| if b.allowed[n] && full.fits(n, &needs) && a.host_ok[n] { b.score[n] } else { Score::NEG_INFINITY })
             .collect()
     };
-    let mut keys: Vec<Option<(bool, i64, Score, Vec<Score>)>> = vec![None; cl.rscs.len()];
+    // (is a remote connection, priority, score on current node, score per node)
+    type OrderKey = (bool, i64, Score, Vec<Score>);
+    let mut keys: Vec<Option<OrderKey>> = vec![None; cl.rscs.len()];
     for &ix in &order {
         let s = node_scores(&a, ix);
         let cur = cl.leaves(ix).first().and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| s[n]));
@@ -239,8 +241,11 @@ impl Assigner<'_> {
         needs
     }
 
+    /// The node a unit prefers on ties: where it runs now. A group is placed through its first
+    /// member, so only that member's node counts.
     fn current_node(&self, unit: RscIx) -> Option<NodeIx> {
-        self.cl.leaves(unit).iter().find_map(|&l| self.cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| n))
+        let first = *self.cl.leaves(unit).first()?;
+        self.cl.rscs[first].prim().unwrap().running.first().map(|&(n, _)| n)
     }
 
     /// Scores for a unit including colocations with already placed primaries and the pull of
