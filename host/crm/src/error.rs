@@ -12,7 +12,9 @@ pub enum CrmErrorKind {
         after: String,
         found: String,
     },
-    #[error("expected a statement keyword (node, primitive, group, clone, ms, location, colocation, order, property, rsc_defaults, op_defaults, fencing_topology, tag), found '{0}'")]
+    #[error(
+        "expected a statement keyword (node, primitive, group, clone, ms, location, colocation, order, property, rsc_defaults, op_defaults, fencing_topology, tag), found '{0}'"
+    )]
     UnknownStatement(String),
     #[error("unterminated {0} quote")]
     UnterminatedQuote(char),

@@ -15,10 +15,15 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
     let root = xml::parse(text)?;
     let conf = match root.name.as_str() {
         "configuration" => &root,
-        "cib" => root.child("configuration").ok_or_else(|| XmlError::UnexpectedElement {
-            expected: "configuration".into(),
-            found: root.children.first().map_or("nothing".into(), |c| c.name.clone()),
-        })?,
+        "cib" => root
+            .child("configuration")
+            .ok_or_else(|| XmlError::UnexpectedElement {
+                expected: "configuration".into(),
+                found: root
+                    .children
+                    .first()
+                    .map_or("nothing".into(), |c| c.name.clone()),
+            })?,
         other => {
             return Err(XmlError::UnexpectedElement {
                 expected: "cib or configuration".into(),
@@ -39,7 +44,12 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
         "op_defaults",
     ];
     let mut sections: Vec<&Element> = conf.children.iter().collect();
-    sections.sort_by_key(|s| SHOW_ORDER.iter().position(|n| *n == s.name).unwrap_or(SHOW_ORDER.len()));
+    sections.sort_by_key(|s| {
+        SHOW_ORDER
+            .iter()
+            .position(|n| *n == s.name)
+            .unwrap_or(SHOW_ORDER.len())
+    });
     let mut out = Vec::new();
     for section in sections {
         for e in &section.children {
@@ -54,11 +64,17 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
                 ("nodes", "node") => out.push(Statement::Node(node(e)?)),
                 ("resources", _) => resource(e, &mut out)?,
                 ("constraints", "rsc_location") => out.push(Statement::Location(location(e)?)),
-                ("constraints", "rsc_colocation") => out.push(Statement::Colocation(colocation(e)?)),
+                ("constraints", "rsc_colocation") => {
+                    out.push(Statement::Colocation(colocation(e)?))
+                }
                 ("constraints", "rsc_order") => out.push(Statement::Order(order(e)?)),
                 ("tags", "tag") => out.push(Statement::Tag(Tag {
                     id: e.require("id")?.to_string(),
-                    refs: e.children.iter().map(|r| r.require("id").map(str::to_string)).collect::<Result<_, _>>()?,
+                    refs: e
+                        .children
+                        .iter()
+                        .map(|r| r.require("id").map(str::to_string))
+                        .collect::<Result<_, _>>()?,
                 })),
                 ("fencing-topology", "fencing-level") => {
                     let level = FencingLevel {
@@ -66,17 +82,26 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
                             Some(t) => t.to_string(),
                             None => return Err(unsupported(e, "only node targets are supported")),
                         },
-                        index: e.require("index")?.parse().map_err(|_| unsupported(e, "index is not a number"))?,
+                        index: e
+                            .require("index")?
+                            .parse()
+                            .map_err(|_| unsupported(e, "index is not a number"))?,
                         devices: e.require("devices")?.to_string(),
                     };
                     match out.last_mut() {
                         Some(Statement::FencingTopology(f)) => f.levels.push(level),
-                        _ => out.push(Statement::FencingTopology(FencingTopology { levels: vec![level] })),
+                        _ => out.push(Statement::FencingTopology(FencingTopology {
+                            levels: vec![level],
+                        })),
                     }
                 }
                 ("rsc_defaults" | "op_defaults", "meta_attributes") => {
                     let id = e.require("id")?;
-                    let default_id = if section.name == "rsc_defaults" { "rsc-options" } else { "op-options" };
+                    let default_id = if section.name == "rsc_defaults" {
+                        "rsc-options"
+                    } else {
+                        "op-options"
+                    };
                     let d = Defaults {
                         id: (id != default_id).then(|| id.to_string()),
                         pairs: pairs(e)?,
@@ -87,7 +112,12 @@ pub fn from_xml(text: &str) -> Result<CrmConfig, XmlError> {
                         Statement::OpDefaults(d)
                     });
                 }
-                _ => return Err(unsupported(e, &format!("<{}> in <{}>", e.name, section.name))),
+                _ => {
+                    return Err(unsupported(
+                        e,
+                        &format!("<{}> in <{}>", e.name, section.name),
+                    ));
+                }
             }
         }
     }
@@ -106,7 +136,12 @@ fn pairs(set: &Element) -> Result<Vec<Nvpair>, XmlError> {
     set.children
         .iter()
         .filter(|c| c.name == "nvpair")
-        .map(|c| Ok(Nvpair::new(c.require("name")?, c.get("value").unwrap_or(""))))
+        .map(|c| {
+            Ok(Nvpair::new(
+                c.require("name")?,
+                c.get("value").unwrap_or(""),
+            ))
+        })
         .collect()
 }
 
@@ -120,7 +155,11 @@ impl Natural {
     /// `None` when `id` is what crmsh would have generated from `base` here.
     fn explicit(&mut self, base: String, id: &str) -> Option<String> {
         let n = self.seen.entry(base.clone()).or_insert(0);
-        let natural = if *n == 0 { base } else { format!("{base}-{}", *n - 1) };
+        let natural = if *n == 0 {
+            base
+        } else {
+            format!("{base}-{}", *n - 1)
+        };
         *n += 1;
         (natural != id).then(|| id.to_string())
     }
@@ -191,7 +230,11 @@ fn resource(e: &Element, out: &mut Vec<Statement>) -> Result<(), XmlError> {
         }
         "group" => {
             let mut members = Vec::new();
-            for c in e.children.iter().filter(|c| member_names.contains(&c.name.as_str())) {
+            for c in e
+                .children
+                .iter()
+                .filter(|c| member_names.contains(&c.name.as_str()))
+            {
                 resource(c, out)?;
                 members.push(c.require("id")?.to_string());
             }
@@ -199,12 +242,21 @@ fn resource(e: &Element, out: &mut Vec<Statement>) -> Result<(), XmlError> {
             out.push(Statement::Group(Group { id, members, sets }));
         }
         "clone" | "master" => {
-            let mut children = e.children.iter().filter(|c| member_names.contains(&c.name.as_str()));
-            let child = children.next().ok_or_else(|| unsupported(e, "a clone without a resource"))?;
+            let mut children = e
+                .children
+                .iter()
+                .filter(|c| member_names.contains(&c.name.as_str()));
+            let child = children
+                .next()
+                .ok_or_else(|| unsupported(e, "a clone without a resource"))?;
             resource(child, out)?;
             let sets = sets(&[SetKind::Instance, SetKind::Meta])?;
             out.push(Statement::Clone(Clone {
-                kind: if e.name == "master" { CloneKind::Master } else { CloneKind::Clone },
+                kind: if e.name == "master" {
+                    CloneKind::Master
+                } else {
+                    CloneKind::Clone
+                },
                 child: child.require("id")?.to_string(),
                 sets,
                 id,
@@ -219,7 +271,12 @@ fn location(e: &Element) -> Result<Location, XmlError> {
     let id = e.require("id")?.to_string();
     let rsc = match e.get("rsc") {
         Some(r) => r.to_string(),
-        None => return Err(unsupported(e, "only a single rsc is supported (no rsc-pattern or sets)")),
+        None => {
+            return Err(unsupported(
+                e,
+                "only a single rsc is supported (no rsc-pattern or sets)",
+            ));
+        }
     };
     let target = match (e.get("score"), e.get("node")) {
         (Some(score), Some(node)) => LocationTarget::Node {
@@ -230,7 +287,10 @@ fn location(e: &Element) -> Result<Location, XmlError> {
             let mut natural = Natural::default();
             let mut rules = Vec::new();
             for r in e.children.iter().filter(|c| c.name == "rule") {
-                rules.push(rule(r, natural.explicit(format!("{id}-rule"), r.require("id")?))?);
+                rules.push(rule(
+                    r,
+                    natural.explicit(format!("{id}-rule"), r.require("id")?),
+                )?);
             }
             if rules.is_empty() {
                 return Err(unsupported(e, "neither score and node nor rules"));
@@ -286,7 +346,12 @@ fn rule(r: &Element, id: Option<String>) -> Result<Rule, XmlError> {
                 },
                 _ => return Err(unsupported(x, "only date gt/lt expressions are supported")),
             },
-            _ => return Err(unsupported(x, "nested rules and other expression kinds are not supported")),
+            _ => {
+                return Err(unsupported(
+                    x,
+                    "nested rules and other expression kinds are not supported",
+                ));
+            }
         });
     }
     Ok(Rule {
@@ -310,7 +375,11 @@ fn members(e: &Element, a: [&str; 2], b: [&str; 2], qualifier: &str) -> Result<M
     let mut sets = Vec::new();
     for s in e.children.iter().filter(|c| c.name == "resource_set") {
         sets.push(ResourceSet {
-            resources: s.children.iter().map(|r| r.require("id").map(str::to_string)).collect::<Result<_, _>>()?,
+            resources: s
+                .children
+                .iter()
+                .map(|r| r.require("id").map(str::to_string))
+                .collect::<Result<_, _>>()?,
             sequential: s.get("sequential").map(str::to_string),
             require_all: s.get("require-all").map(str::to_string),
             qualifier: s.get(qualifier).map(str::to_string),
@@ -326,7 +395,12 @@ fn colocation(e: &Element) -> Result<Colocation, XmlError> {
     Ok(Colocation {
         id: e.require("id")?.to_string(),
         score: e.get("score").unwrap_or("INFINITY").to_string(),
-        members: members(e, ["rsc", "rsc-role"], ["with-rsc", "with-rsc-role"], "role")?,
+        members: members(
+            e,
+            ["rsc", "rsc-role"],
+            ["with-rsc", "with-rsc-role"],
+            "role",
+        )?,
         node_attribute: e.get("node-attribute").map(str::to_string),
     })
 }
@@ -341,7 +415,12 @@ fn order(e: &Element) -> Result<Order, XmlError> {
     Ok(Order {
         id: e.require("id")?.to_string(),
         kind,
-        members: members(e, ["first", "first-action"], ["then", "then-action"], "action")?,
+        members: members(
+            e,
+            ["first", "first-action"],
+            ["then", "then-action"],
+            "action",
+        )?,
         symmetrical: e.get("symmetrical").map(str::to_string),
     })
 }

@@ -172,7 +172,17 @@ mod tests {
         assert_eq!(st.len(), 2);
         assert_eq!(
             words(&st[0]),
-            ["primitive", "a", "Dummy", "op", "start", "op", "stop", "params", "x=1"]
+            [
+                "primitive",
+                "a",
+                "Dummy",
+                "op",
+                "start",
+                "op",
+                "stop",
+                "params",
+                "x=1"
+            ]
         );
         assert_eq!(words(&st[1]), ["node", "n1"]);
     }

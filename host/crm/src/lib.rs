@@ -22,7 +22,7 @@ pub use from_xml::from_xml;
 pub use model::*;
 pub use parser::parse;
 pub use to_crm::to_crm;
-pub use to_xml::{merge_into_cib, EMPTY_CIB};
+pub use to_xml::{EMPTY_CIB, merge_into_cib};
 
 /// The `<configuration>` element for `config`, pretty-printed like `cibadmin -Q`.
 pub fn to_xml(config: &CrmConfig) -> String {

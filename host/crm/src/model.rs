@@ -140,7 +140,10 @@ pub struct Location {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LocationTarget {
     /// `SCORE: NODE`
-    Node { score: String, node: String },
+    Node {
+        score: String,
+        node: String,
+    },
     Rules(Vec<Rule>),
 }
 

@@ -24,6 +24,10 @@ const COMPARE_OPS: &[&str] = &["lt", "gt", "lte", "gte", "eq", "ne"];
 const VALUE_TYPES: &[&str] = &["string", "integer", "number", "version"];
 const ORDER_KINDS: &[&str] = &["Mandatory", "Optional", "Serialize"];
 
+/// crmsh's marker for "these are resource sets" where the words alone would read as
+/// two plain resources; it names no resource.
+pub(crate) const SET_MARKER: &str = "_rsc_set_";
+
 /// Parses crm configuration text. `file_name` only labels error positions.
 pub fn parse(source: &str, file_name: &str) -> Result<CrmConfig, CrmError> {
     let mut statements = Vec::new();
@@ -37,10 +41,17 @@ pub fn parse(source: &str, file_name: &str) -> Result<CrmConfig, CrmError> {
             end: (st.end_line, st.end_column),
         };
         let statement = c.statement()?;
-        if let Some(id) = statement.object_id().filter(|id| !ids.insert(id.to_string())) {
+        if let Some(id) = statement
+            .object_id()
+            .filter(|id| !ids.insert(id.to_string()))
+        {
             // Every statement names its object in its second word (`$id=` for nodes).
             let tok = &st.tokens[1];
-            return Err(c.error_at(tok.line, tok.column, CrmErrorKind::DuplicateId(id.to_string())));
+            return Err(c.error_at(
+                tok.line,
+                tok.column,
+                CrmErrorKind::DuplicateId(id.to_string()),
+            ));
         }
         statements.push(statement);
     }
@@ -51,7 +62,11 @@ pub fn parse(source: &str, file_name: &str) -> Result<CrmConfig, CrmError> {
 /// Group members must be primitives, a clone holds a primitive or a group, and a
 /// resource sits in at most one container: anything else has no CIB form (and a
 /// container holding itself would never finish rendering).
-fn check_containers(statements: &[Statement], lexed: &[lexer::Statement], file: &str) -> Result<(), CrmError> {
+fn check_containers(
+    statements: &[Statement],
+    lexed: &[lexer::Statement],
+    file: &str,
+) -> Result<(), CrmError> {
     let kind_of = |id: &str| {
         statements.iter().find_map(|s| match s {
             Statement::Primitive(p) if p.id == id => Some("primitive"),
@@ -62,7 +77,12 @@ fn check_containers(statements: &[Statement], lexed: &[lexer::Statement], file: 
     let mut owner: HashMap<&str, &str> = HashMap::new();
     for (st, lex) in statements.iter().zip(lexed) {
         let (container, members, allowed, what): (&str, Vec<&String>, &[&str], &str) = match st {
-            Statement::Group(g) => (&g.id, g.members.iter().collect(), &["primitive"], "a primitive defined in this configuration"),
+            Statement::Group(g) => (
+                &g.id,
+                g.members.iter().collect(),
+                &["primitive"],
+                "a primitive defined in this configuration",
+            ),
             Statement::Clone(c) => (
                 &c.id,
                 vec![&c.child],
@@ -82,7 +102,11 @@ fn check_containers(statements: &[Statement], lexed: &[lexer::Statement], file: 
                     .map(|other| format!("a resource not already in '{other}'"))
             };
             if let Some(expected) = problem {
-                let after = lex.tokens[..2 + n].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+                let after = lex.tokens[..2 + n]
+                    .iter()
+                    .map(|t| t.text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 return Err(CrmError {
                     file: file.to_string(),
                     line: tok.line,
@@ -186,9 +210,13 @@ impl<'a> Cursor<'a> {
             "primitive" if !head.quoted => Statement::Primitive(self.primitive()?),
             "group" if !head.quoted => Statement::Group(self.group()?),
             "clone" if !head.quoted => Statement::Clone(self.clone_like(CloneKind::Clone)?),
-            "ms" | "master" if !head.quoted => Statement::Clone(self.clone_like(CloneKind::Master)?),
+            "ms" | "master" if !head.quoted => {
+                Statement::Clone(self.clone_like(CloneKind::Master)?)
+            }
             "location" if !head.quoted => Statement::Location(self.location()?),
-            "colocation" | "collocation" if !head.quoted => Statement::Colocation(self.colocation()?),
+            "colocation" | "collocation" if !head.quoted => {
+                Statement::Colocation(self.colocation()?)
+            }
             "order" if !head.quoted => Statement::Order(self.order()?),
             "property" if !head.quoted => {
                 let id = self.set_name()?;
@@ -205,7 +233,9 @@ impl<'a> Cursor<'a> {
                     Statement::OpDefaults(d)
                 }
             }
-            "fencing_topology" if !head.quoted => Statement::FencingTopology(self.fencing_topology()?),
+            "fencing_topology" if !head.quoted => {
+                Statement::FencingTopology(self.fencing_topology()?)
+            }
             "tag" if !head.quoted => Statement::Tag(self.tag()?),
             _ => {
                 return Err(self.error_at(
@@ -225,7 +255,12 @@ impl<'a> Cursor<'a> {
             return Ok(Some(id));
         }
         match self.peek() {
-            Some(t) if !t.quoted && t.text.len() > 1 && t.text.ends_with(':') && !t.text.contains('=') => {
+            Some(t)
+                if !t.quoted
+                    && t.text.len() > 1
+                    && t.text.ends_with(':')
+                    && !t.text.contains('=') =>
+            {
                 self.pos += 1;
                 Ok(Some(t.text[..t.text.len() - 1].to_string()))
             }
@@ -235,7 +270,9 @@ impl<'a> Cursor<'a> {
 
     /// Reads `KEY=value` (e.g. `$id=x`) if it is next.
     fn dollar(&mut self, key: &str) -> Result<Option<String>, CrmError> {
-        let Some(t) = self.peek() else { return Ok(None) };
+        let Some(t) = self.peek() else {
+            return Ok(None);
+        };
         let Some(value) = t.text.strip_prefix(key).and_then(|r| r.strip_prefix('=')) else {
             return Ok(None);
         };
@@ -256,7 +293,9 @@ impl<'a> Cursor<'a> {
             match split_pair(t) {
                 Some(p) => pairs.push(p),
                 None if stops.is_empty() => return Err(self.expected(what)),
-                None => return Err(self.expected(&format!("{what} or one of {}", stops.join(", ")))),
+                None => {
+                    return Err(self.expected(&format!("{what} or one of {}", stops.join(", "))));
+                }
             }
             self.pos += 1;
         }
@@ -271,7 +310,17 @@ impl<'a> Cursor<'a> {
     }
 
     fn node(&mut self) -> Result<Node, CrmError> {
-        let id = self.dollar("$id")?;
+        // `$id=ID UNAME`, or `ID: UNAME` as `crm configure show` writes it.
+        let mut id = self.dollar("$id")?;
+        if id.is_none() {
+            if let Some(t) = self
+                .peek()
+                .filter(|t| !t.quoted && t.text.len() > 1 && t.text.ends_with(':'))
+            {
+                id = Some(t.text[..t.text.len() - 1].to_string());
+                self.pos += 1;
+            }
+        }
         let word = self.name("a node name")?;
         let (uname, node_type) = match word.split_once(':') {
             Some((u, t)) if !u.is_empty() && !t.is_empty() => (u.to_string(), Some(t.to_string())),
@@ -299,12 +348,23 @@ impl<'a> Cursor<'a> {
     fn primitive(&mut self) -> Result<Primitive, CrmError> {
         let id = self.name("a resource id")?;
         let what = "a resource agent (class:provider:type)";
-        let agent = match self.peek().filter(|t| is_name(t)).and_then(|t| parse_agent(&t.text)) {
+        let agent = match self
+            .peek()
+            .filter(|t| is_name(t))
+            .and_then(|t| parse_agent(&t.text))
+        {
             Some(a) => a,
             None => return Err(self.expected(what)),
         };
         self.pos += 1;
-        let stops = ["params", "meta", "utilization", "op", "op_params", "op_meta"];
+        let stops = [
+            "params",
+            "meta",
+            "utilization",
+            "op",
+            "op_params",
+            "op_meta",
+        ];
         let mut sets = Vec::new();
         let mut ops: Vec<Op> = Vec::new();
         while let Some(t) = self.peek() {
@@ -320,14 +380,23 @@ impl<'a> Cursor<'a> {
                 }
                 "op_params" | "op_meta" if !ops.is_empty() => {
                     self.pos += 1;
-                    let kind = if t.text == "op_params" { SetKind::Instance } else { SetKind::Meta };
+                    let kind = if t.text == "op_params" {
+                        SetKind::Instance
+                    } else {
+                        SetKind::Meta
+                    };
                     let set = self.attr_set(kind, &stops)?;
                     ops.last_mut().expect("checked non-empty").sets.push(set);
                 }
                 _ => return Err(self.expected("'params', 'meta', 'utilization' or 'op'")),
             }
         }
-        Ok(Primitive { id, agent, sets, ops })
+        Ok(Primitive {
+            id,
+            agent,
+            sets,
+            ops,
+        })
     }
 
     fn op(&mut self, stops: &[&str]) -> Result<Op, CrmError> {
@@ -339,12 +408,16 @@ impl<'a> Cursor<'a> {
                 break;
             }
             let Some(pair) = split_pair(t) else {
-                return Err(self.expected("name=value or one of op, op_params, op_meta, params, meta"));
+                return Err(
+                    self.expected("name=value or one of op, op_params, op_meta, params, meta")
+                );
             };
             if OP_ATTRIBUTES.contains(&pair.name.as_str()) {
                 if !extra.is_empty() {
                     // crmsh: "Attribute order error: X must appear before any instance attribute".
-                    return Err(self.expected("an instance attribute (op attributes such as interval must come first)"));
+                    return Err(self.expected(
+                        "an instance attribute (op attributes such as interval must come first)",
+                    ));
                 }
                 attrs.push(pair);
             } else {
@@ -383,7 +456,12 @@ impl<'a> Cursor<'a> {
         let id = self.name("a clone id")?;
         let child = self.name("a resource id")?;
         let sets = self.container_sets()?;
-        Ok(Clone { id, kind, child, sets })
+        Ok(Clone {
+            id,
+            kind,
+            child,
+            sets,
+        })
     }
 
     fn container_sets(&mut self) -> Result<Vec<AttrSet>, CrmError> {
@@ -419,7 +497,11 @@ impl<'a> Cursor<'a> {
             }
             LocationTarget::Rules(rules)
         } else {
-            let score = match self.peek().and_then(|t| t.text.strip_suffix(':')).and_then(score_value) {
+            let score = match self
+                .peek()
+                .and_then(|t| t.text.strip_suffix(':'))
+                .and_then(score_value)
+            {
                 Some(s) => s,
                 None => return Err(self.expected("a score or rule")),
             };
@@ -439,20 +521,25 @@ impl<'a> Cursor<'a> {
     fn rule(&mut self) -> Result<Rule, CrmError> {
         let id = self.dollar("$id")?;
         let role = self.dollar("$role")?;
-        let score_word = match self.peek().and_then(|t| t.text.strip_suffix(':')) {
-            Some(s) if !s.is_empty() => s,
-            _ => return Err(self.expected("a score or score attribute followed by ':'")),
+        let what = "a score or score attribute followed by ':'";
+        let score = match self.peek().and_then(|t| t.text.strip_suffix(':')) {
+            // crmsh (and its `show`) leave out an INFINITY score.
+            None => RuleScore::Score("INFINITY".to_string()),
+            Some("") => return Err(self.expected(what)),
+            Some(word) => {
+                let score = if let Some(attr) = word.strip_prefix("score-attribute=") {
+                    RuleScore::Attribute(attr.to_string())
+                } else if let Some(s) = score_value(word) {
+                    RuleScore::Score(s)
+                } else if word.contains('=') {
+                    return Err(self.expected(what));
+                } else {
+                    RuleScore::Attribute(word.to_string())
+                };
+                self.pos += 1;
+                score
+            }
         };
-        let score = if let Some(attr) = score_word.strip_prefix("score-attribute=") {
-            RuleScore::Attribute(attr.to_string())
-        } else if let Some(s) = score_value(score_word) {
-            RuleScore::Score(s)
-        } else if score_word.contains('=') {
-            return Err(self.expected("a score or score attribute followed by ':'"));
-        } else {
-            RuleScore::Attribute(score_word.to_string())
-        };
-        self.pos += 1;
         let mut expressions = vec![self.expression()?];
         let mut boolean_op: Option<BoolOp> = None;
         while let Some(op) = match self.peek_text() {
@@ -462,7 +549,9 @@ impl<'a> Cursor<'a> {
         } {
             if boolean_op.is_some_and(|b| b != op) {
                 let other = boolean_op.map(BoolOp::as_str).unwrap_or_default();
-                return Err(self.expected(&format!("'{other}' (a rule joins expressions with one operator)")));
+                return Err(self.expected(&format!(
+                    "'{other}' (a rule joins expressions with one operator)"
+                )));
             }
             boolean_op = Some(op);
             self.pos += 1;
@@ -501,7 +590,9 @@ impl<'a> Cursor<'a> {
             _ => (None, op_word),
         };
         if !COMPARE_OPS.contains(&operation.as_str()) {
-            return Err(self.expected("a comparison ([string:|integer:|number:|version:]lt|gt|lte|gte|eq|ne)"));
+            return Err(self.expected(
+                "a comparison ([string:|integer:|number:|version:]lt|gt|lte|gte|eq|ne)",
+            ));
         }
         self.pos += 1;
         let value = match self.peek() {
@@ -519,7 +610,11 @@ impl<'a> Cursor<'a> {
 
     fn colocation(&mut self) -> Result<Colocation, CrmError> {
         let id = self.name("a constraint id")?;
-        let score = match self.peek().and_then(|t| t.text.strip_suffix(':')).and_then(score_value) {
+        let score = match self
+            .peek()
+            .and_then(|t| t.text.strip_suffix(':'))
+            .and_then(score_value)
+        {
             Some(s) => s,
             None => return Err(self.expected("a score followed by ':'")),
         };
@@ -543,9 +638,16 @@ impl<'a> Cursor<'a> {
             Some(s) => match score_value(s) {
                 Some(v) if v.parse::<i64>() == Ok(0) => "Optional".to_string(),
                 Some(_) => "Mandatory".to_string(),
-                None => return Err(self.expected("a kind (Mandatory, Optional, Serialize) or score followed by ':'")),
+                None => {
+                    return Err(self.expected(
+                        "a kind (Mandatory, Optional, Serialize) or score followed by ':'",
+                    ));
+                }
             },
-            None => return Err(self.expected("a kind (Mandatory, Optional, Serialize) or score followed by ':'")),
+            None => {
+                return Err(self
+                    .expected("a kind (Mandatory, Optional, Serialize) or score followed by ':'"));
+            }
         };
         self.pos += 1;
         let members = self.members(ConstraintKind::Order)?;
@@ -561,8 +663,12 @@ impl<'a> Cursor<'a> {
     /// The resources of a colocation or order: two plain references, or resource sets.
     fn members(&mut self, kind: ConstraintKind) -> Result<Members, CrmError> {
         let mut items: Vec<Item> = Vec::new();
+        let mut force_sets = false;
         while let Some(t) = self.peek() {
-            if !t.quoted && (t.text == "(" || t.text == "[") {
+            if !t.quoted && t.text == SET_MARKER {
+                force_sets = true;
+                self.pos += 1;
+            } else if !t.quoted && (t.text == "(" || t.text == "[") {
                 self.pos += 1;
                 items.push(Item::Bracket(self.bracket(t.text == "[")?));
             } else if t.text.contains('=') || (!t.quoted && (t.text == ")" || t.text == "]")) {
@@ -572,10 +678,10 @@ impl<'a> Cursor<'a> {
                 items.push(Item::Ref(rsc_ref(&t.text)));
             }
         }
-        if items.len() < 2 {
+        if items.len() < 2 && !(force_sets && !items.is_empty()) {
             return Err(self.expected(kind.members_hint()));
         }
-        if let [Item::Ref(a), Item::Ref(b)] = items.as_slice() {
+        if let ([Item::Ref(a), Item::Ref(b)], false) = (items.as_slice(), force_sets) {
             return Ok(Members::Pair(a.clone(), b.clone()));
         }
         let mut sets: Vec<ResourceSet> = Vec::new();
@@ -630,7 +736,11 @@ impl<'a> Cursor<'a> {
         let mut target: Option<String> = None;
         let mut index = 0;
         while let Some(t) = self.peek() {
-            if let Some(node) = t.text.strip_suffix(':').filter(|n| !n.is_empty() && !t.quoted) {
+            if let Some(node) = t
+                .text
+                .strip_suffix(':')
+                .filter(|n| !n.is_empty() && !t.quoted)
+            {
                 target = Some(node.to_string());
                 index = 0;
                 self.pos += 1;
@@ -679,8 +789,12 @@ enum ConstraintKind {
 impl ConstraintKind {
     fn members_hint(self) -> &'static str {
         match self {
-            ConstraintKind::Colocation => "two or more resources (RSC[:ROLE] or ( ... ) / [ ... ] sets)",
-            ConstraintKind::Order => "two or more resources (RSC[:ACTION] or ( ... ) / [ ... ] sets)",
+            ConstraintKind::Colocation => {
+                "two or more resources (RSC[:ROLE] or ( ... ) / [ ... ] sets)"
+            }
+            ConstraintKind::Order => {
+                "two or more resources (RSC[:ACTION] or ( ... ) / [ ... ] sets)"
+            }
         }
     }
 }
@@ -691,7 +805,11 @@ enum Item {
 }
 
 /// crmsh starts a new set wherever the role/action changes.
-fn split_by_qualifier(refs: Vec<RscRef>, sequential: Option<String>, require_all: Option<String>) -> Vec<ResourceSet> {
+fn split_by_qualifier(
+    refs: Vec<RscRef>,
+    sequential: Option<String>,
+    require_all: Option<String>,
+) -> Vec<ResourceSet> {
     let mut sets: Vec<ResourceSet> = Vec::new();
     for r in refs {
         match sets.last_mut() {
@@ -776,5 +894,6 @@ pub(crate) fn score_value(word: &str) -> Option<String> {
     if magnitude == "inf" || magnitude == "infinity" {
         return Some(format!("{sign}INFINITY"));
     }
-    (!magnitude.is_empty() && magnitude.bytes().all(|b| b.is_ascii_digit())).then(|| word.to_string())
+    (!magnitude.is_empty() && magnitude.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| word.to_string())
 }

@@ -2,6 +2,7 @@
 //! per object, continuation lines indented with a tab. `parse` reads it back unchanged.
 
 use crate::model::*;
+use crate::parser::SET_MARKER;
 
 /// crm text for `config`.
 pub fn to_crm(config: &CrmConfig) -> String {
@@ -72,33 +73,53 @@ fn statement(st: &Statement) -> String {
         Statement::Node(n) => {
             let mut head = String::from("node ");
             if let Some(id) = &n.id {
-                head.push_str(&format!("$id={id} "));
+                head.push_str(&format!("{id}: "));
             }
             head.push_str(&n.uname);
             if let Some(t) = &n.node_type {
                 head.push_str(&format!(":{t}"));
             }
-            lines(head, n.sets.iter().map(|s| set(set_keyword(s.kind, true), s)).collect())
+            lines(
+                head,
+                n.sets
+                    .iter()
+                    .map(|s| set(set_keyword(s.kind, true), s))
+                    .collect(),
+            )
         }
         Statement::Primitive(p) => {
             let agent = match &p.agent.provider {
                 Some(provider) => format!("{}:{}:{}", p.agent.class, provider, p.agent.kind),
                 None => format!("{}:{}", p.agent.class, p.agent.kind),
             };
-            let mut parts: Vec<String> = p.sets.iter().map(|s| set(set_keyword(s.kind, false), s)).collect();
+            let mut parts: Vec<String> = p
+                .sets
+                .iter()
+                .map(|s| set(set_keyword(s.kind, false), s))
+                .collect();
             for op in &p.ops {
                 let mut words = vec![format!("op {}", op.name)];
                 words.extend(op.attrs.iter().map(pair));
                 parts.push(words.join(" "));
                 for s in &op.sets {
-                    parts.push(set(if s.kind == SetKind::Meta { "op_meta" } else { "op_params" }, s));
+                    parts.push(set(
+                        if s.kind == SetKind::Meta {
+                            "op_meta"
+                        } else {
+                            "op_params"
+                        },
+                        s,
+                    ));
                 }
             }
             lines(format!("primitive {} {agent}", p.id), parts)
         }
         Statement::Group(g) => lines(
             format!("group {} {}", g.id, g.members.join(" ")),
-            g.sets.iter().map(|s| set(set_keyword(s.kind, false), s)).collect(),
+            g.sets
+                .iter()
+                .map(|s| set(set_keyword(s.kind, false), s))
+                .collect(),
         ),
         Statement::Clone(c) => {
             let keyword = match c.kind {
@@ -107,7 +128,10 @@ fn statement(st: &Statement) -> String {
             };
             lines(
                 format!("{keyword} {} {}", c.id, c.child),
-                c.sets.iter().map(|s| set(set_keyword(s.kind, false), s)).collect(),
+                c.sets
+                    .iter()
+                    .map(|s| set(set_keyword(s.kind, false), s))
+                    .collect(),
             )
         }
         Statement::Location(l) => {
@@ -145,7 +169,11 @@ fn statement(st: &Statement) -> String {
             lines(head, p.pairs.iter().map(pair).collect())
         }
         Statement::RscDefaults(d) | Statement::OpDefaults(d) => {
-            let keyword = if matches!(st, Statement::RscDefaults(_)) { "rsc_defaults" } else { "op_defaults" };
+            let keyword = if matches!(st, Statement::RscDefaults(_)) {
+                "rsc_defaults"
+            } else {
+                "op_defaults"
+            };
             let mut words = vec![keyword.to_string()];
             words.extend(d.id.as_ref().map(|id| format!("$id={id}")));
             words.push(pairs(&d.pairs));
@@ -193,7 +221,10 @@ fn rule(r: &Rule) -> String {
                 None => format!("{attribute} {operation} {}", quote(value)),
             },
             Expression::Defined { attribute, defined } => {
-                format!("{} {attribute}", if *defined { "defined" } else { "not_defined" })
+                format!(
+                    "{} {attribute}",
+                    if *defined { "defined" } else { "not_defined" }
+                )
             }
             Expression::Date { operation, date } => format!("date {operation} {}", quote(date)),
         })
@@ -216,24 +247,37 @@ fn members(m: &Members) -> String {
             rsc_ref(&a.id, a.qualifier.as_ref()),
             rsc_ref(&b.id, b.qualifier.as_ref())
         ),
-        Members::Sets(sets) => sets
-            .iter()
-            .map(|s| {
-                let refs = s
-                    .resources
-                    .iter()
-                    .map(|r| rsc_ref(r, s.qualifier.as_ref()))
-                    .collect::<Vec<_>>()
-                    .join(" ");
-                let unordered = s.sequential.as_deref() == Some("false");
-                match (s.require_all.as_deref() == Some("false"), unordered) {
-                    (true, true) => format!("[ {refs} ]"),
-                    (true, false) => format!("[ {refs} sequential=true ]"),
-                    (false, true) => format!("( {refs} )"),
-                    (false, false) => refs,
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        Members::Sets(sets) => {
+            let text = sets_text(sets);
+            // Without brackets, two (or fewer) resources would read back as a pair.
+            let plain = !text.contains('(') && !text.contains('[');
+            let refs: usize = sets.iter().map(|s| s.resources.len()).sum();
+            if plain && refs <= 2 {
+                format!("{SET_MARKER} {text}")
+            } else {
+                text
+            }
+        }
     }
+}
+
+fn sets_text(sets: &[ResourceSet]) -> String {
+    sets.iter()
+        .map(|s| {
+            let refs = s
+                .resources
+                .iter()
+                .map(|r| rsc_ref(r, s.qualifier.as_ref()))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let unordered = s.sequential.as_deref() == Some("false");
+            match (s.require_all.as_deref() == Some("false"), unordered) {
+                (true, true) => format!("[ {refs} ]"),
+                (true, false) => format!("[ {refs} sequential=true ]"),
+                (false, true) => format!("( {refs} )"),
+                (false, false) => refs,
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -64,7 +64,13 @@ pub fn configuration(config: &CrmConfig) -> Element {
             Statement::Order(o) => constraints.children.push(order(o, &mut ids)),
             Statement::Property(p) => {
                 let id = p.id.as_deref().unwrap_or("cib-bootstrap-options");
-                merge_set(&mut crm_config, "cluster_property_set", id, &p.pairs, &mut ids);
+                merge_set(
+                    &mut crm_config,
+                    "cluster_property_set",
+                    id,
+                    &p.pairs,
+                    &mut ids,
+                );
             }
             Statement::RscDefaults(d) => {
                 let id = d.id.as_deref().unwrap_or("rsc-options");
@@ -155,7 +161,10 @@ fn nvpair(p: &Nvpair, set_id: &str, ids: &mut Ids) -> Element {
 }
 
 fn attr_set(set: &AttrSet, owner: &str, ids: &mut Ids) -> Element {
-    let id = ids.pick(set.id.as_deref(), &format!("{owner}-{}", set.kind.element()));
+    let id = ids.pick(
+        set.id.as_deref(),
+        &format!("{owner}-{}", set.kind.element()),
+    );
     let mut e = Element::new(set.kind.element()).attr("id", &id);
     for p in &set.pairs {
         e.children.push(nvpair(p, &id, ids));
@@ -208,8 +217,10 @@ fn resources(config: &CrmConfig, ids: &mut Ids) -> Element {
 
 fn find_resource<'a>(config: &'a CrmConfig, id: &str) -> Option<&'a Statement> {
     config.statements.iter().find(|st| {
-        matches!(st, Statement::Primitive(_) | Statement::Group(_) | Statement::Clone(_))
-            && st.object_id() == Some(id)
+        matches!(
+            st,
+            Statement::Primitive(_) | Statement::Group(_) | Statement::Clone(_)
+        ) && st.object_id() == Some(id)
     })
 }
 
@@ -278,7 +289,11 @@ fn operation(op: &Op, rsc: &str, ids: &mut Ids) -> Element {
         e.set(&a.name, &a.value);
     }
     // crmsh fills in interval=0 when it is not written.
-    let interval = op.attrs.iter().find(|a| a.name == "interval").map_or("0", |a| a.value.as_str());
+    let interval = op
+        .attrs
+        .iter()
+        .find(|a| a.name == "interval")
+        .map_or("0", |a| a.value.as_str());
     if e.get("interval").is_none() {
         e.set("interval", "0");
     }
@@ -336,7 +351,10 @@ fn rule(r: &Rule, owner: &str, ids: &mut Ids) -> Element {
                 .attr("value", value)
                 .attr("id", &xid),
             Expression::Defined { attribute, defined } => Element::new("expression")
-                .attr("operation", if *defined { "defined" } else { "not_defined" })
+                .attr(
+                    "operation",
+                    if *defined { "defined" } else { "not_defined" },
+                )
                 .attr("attribute", attribute)
                 .attr("id", &xid),
             Expression::Date { operation, date } => Element::new("date_expression")
@@ -357,7 +375,8 @@ fn sets(e: &mut Element, owner: &str, sets: &[ResourceSet], qualifier_attr: &str
             .opt_attr(qualifier_attr, s.qualifier.as_deref())
             .attr("id", &ids.alloc(owner));
         for r in &s.resources {
-            set.children.push(Element::new("resource_ref").attr("id", r));
+            set.children
+                .push(Element::new("resource_ref").attr("id", r));
         }
         e.children.push(set);
     }
@@ -422,16 +441,24 @@ pub fn merge_into_cib(cib_xml: &str, config: &CrmConfig) -> Result<String, XmlEr
         let target = conf.child_mut_or_insert(&section.name);
         for object in section.children {
             let id = object.get("id").map(str::to_string);
-            let existing = target
-                .children
-                .iter_mut()
-                .find(|c| c.name == object.name && c.get("id").is_some() && c.get("id") == id.as_deref());
+            let existing = target.children.iter_mut().find(|c| {
+                c.name == object.name && c.get("id").is_some() && c.get("id") == id.as_deref()
+            });
             match existing {
                 // Property and defaults sets merge name by name, as crmsh does for `property`.
-                Some(old) if matches!(object.name.as_str(), "cluster_property_set" | "meta_attributes") => {
+                Some(old)
+                    if matches!(
+                        object.name.as_str(),
+                        "cluster_property_set" | "meta_attributes"
+                    ) =>
+                {
                     for pair in object.children {
                         let name = pair.get("name").map(str::to_string);
-                        match old.children.iter_mut().find(|p| p.get("name") == name.as_deref()) {
+                        match old
+                            .children
+                            .iter_mut()
+                            .find(|p| p.get("name") == name.as_deref())
+                        {
                             Some(slot) => *slot = pair,
                             None => old.children.push(pair),
                         }

@@ -1,8 +1,8 @@
 //! A minimal XML element tree over quick-xml: enough for the CIB (elements and
 //! attributes; text, comments and processing instructions are dropped).
 
-use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use quick_xml::events::{BytesStart, Event};
 
 use crate::error::XmlError;
 
@@ -41,7 +41,10 @@ impl Element {
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The attribute, or an error naming the element.
@@ -124,7 +127,9 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
         message,
     };
     loop {
-        let event = reader.read_event().map_err(|e| malformed(&reader, e.to_string()))?;
+        let event = reader
+            .read_event()
+            .map_err(|e| malformed(&reader, e.to_string()))?;
         match event {
             Event::Start(start) => stack.push(element(&start).map_err(|m| malformed(&reader, m))?),
             Event::Empty(start) => {
@@ -135,7 +140,9 @@ pub fn parse(text: &str) -> Result<Element, XmlError> {
                 }
             }
             Event::End(_) => {
-                let done = stack.pop().ok_or_else(|| malformed(&reader, "unbalanced end tag".into()))?;
+                let done = stack
+                    .pop()
+                    .ok_or_else(|| malformed(&reader, "unbalanced end tag".into()))?;
                 match stack.last_mut() {
                     Some(parent) => parent.children.push(done),
                     None => return Ok(done),
@@ -153,7 +160,10 @@ fn element(start: &BytesStart) -> Result<Element, String> {
     for a in start.attributes() {
         let a = a.map_err(|err| err.to_string())?;
         let key = String::from_utf8_lossy(a.key.as_ref()).into_owned();
-        let value = a.unescape_value().map_err(|err| err.to_string())?.into_owned();
+        let value = a
+            .unescape_value()
+            .map_err(|err| err.to_string())?
+            .into_owned();
         e.attrs.push((key, value));
     }
     Ok(e)
@@ -171,7 +181,10 @@ mod tests {
         let mut root = Element::new("root");
         root.children.push(e);
         let text = root.to_string_pretty();
-        assert_eq!(text, "<root>\n  <a x=\"1 &amp; &lt;2&gt; &quot;q&quot;\"/>\n</root>\n");
+        assert_eq!(
+            text,
+            "<root>\n  <a x=\"1 &amp; &lt;2&gt; &quot;q&quot;\"/>\n</root>\n"
+        );
         assert_eq!(parse(&text).unwrap(), root);
     }
 

@@ -18,16 +18,79 @@ const BATCH: usize = 30;
 
 /// Syntax the generated configurations must exercise between them.
 const FEATURES: &[&str] = &[
-    "node $id=", ":remote", ":member", "attributes standby=on", "attributes $id=", "utilization $id=",
-    "primitive", " Dummy", "stonith:", "lsb:", "systemd:", "params $id=", " meta ", "utilization cpu=",
-    "op monitor", "role=Promoted", "on-fail=", "OCF_CHECK_LEVEL", "op_params", "op_meta", "description=",
-    "group", "clone", "ms ", "master ", "promotable=true", "location", "role=", "resource-discovery=",
-    "rule $id=", "rule $role=", "pingd:", "defined ", "not_defined ", "string:", "integer:", "number:",
-    "version:", "#uname", "#id", "#kind", "date gt", "date lt", " and ", " or ", "colocation", "collocation",
-    "node-attribute=", "( ", "[ ", "sequential=true", "order", "Serialize:", "Optional:", ":promote",
-    "symmetrical=", "property $id=", "-props2:", "property stonith-enabled", "rsc_defaults", "op_defaults",
-    "fencing_topology", ",", "tag", "inf:", "-inf:", "+inf:", "INFINITY:", "\\\n\t", "# a comment",
-    "\"two words\"", "'single q'", "\\\"hi",
+    "node $id=",
+    ":remote",
+    ":member",
+    "attributes standby=on",
+    "attributes $id=",
+    "utilization $id=",
+    "primitive",
+    " Dummy",
+    "stonith:",
+    "lsb:",
+    "systemd:",
+    "params $id=",
+    " meta ",
+    "utilization cpu=",
+    "op monitor",
+    "role=Promoted",
+    "on-fail=",
+    "OCF_CHECK_LEVEL",
+    "op_params",
+    "op_meta",
+    "description=",
+    "group",
+    "clone",
+    "ms ",
+    "master ",
+    "promotable=true",
+    "location",
+    "role=",
+    "resource-discovery=",
+    "rule $id=",
+    "rule $role=",
+    "pingd:",
+    "defined ",
+    "not_defined ",
+    "string:",
+    "integer:",
+    "number:",
+    "version:",
+    "#uname",
+    "#id",
+    "#kind",
+    "date gt",
+    "date lt",
+    " and ",
+    " or ",
+    "colocation",
+    "collocation",
+    "node-attribute=",
+    "( ",
+    "[ ",
+    "sequential=true",
+    "order",
+    "Serialize:",
+    "Optional:",
+    ":promote",
+    "symmetrical=",
+    "property $id=",
+    "-props2:",
+    "property stonith-enabled",
+    "rsc_defaults",
+    "op_defaults",
+    "fencing_topology",
+    ",",
+    "tag",
+    "inf:",
+    "-inf:",
+    "+inf:",
+    "INFINITY:",
+    "\\\n\t",
+    "# a comment",
+    "\"two words\"",
+    "'single q'",
+    "\\\"hi",
 ];
 
 fn require_crmsh() {
@@ -45,65 +108,137 @@ fn require_crmsh() {
     }
 }
 
-/// Loads `crm_text` into an empty file CIB with crmsh and returns the resulting CIB.
-fn crmsh_xml(crm_text: &str, dir: &Path) -> String {
-    let crm_file = dir.join("input.crm");
-    let cib_file = dir.join("cib.xml");
-    std::fs::write(&crm_file, crm_text).unwrap();
-    let empty = Command::new("cibadmin").arg("--empty").output().expect("run cibadmin --empty");
-    assert!(empty.status.success(), "cibadmin --empty failed");
-    std::fs::write(&cib_file, &empty.stdout).unwrap();
-    // crmsh runs crm_verify and crm_mon (the whole scheduler) around a commit, which can
-    // take minutes on random constraint tangles and is not what is being compared:
-    // stubs first on PATH answer for them. -F commits despite warnings (no STONITH,
-    // unknown agents and nodes); the CIB schema is still enforced by cibadmin.
-    let stub_dir = dir.join("bin");
-    std::fs::create_dir_all(&stub_dir).unwrap();
-    for tool in ["crm_verify", "crm_mon"] {
-        let stub = stub_dir.join(tool);
-        std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
-        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+/// A scratch directory with crmsh's environment: stubs for `crm_verify` and `crm_mon`
+/// (they run the whole scheduler, which can take minutes on random constraint tangles
+/// and is not what is compared) and a crmsh config that shows passwords unmasked.
+struct Crmsh {
+    dir: tempfile::TempDir,
+}
+
+impl Crmsh {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for tool in ["crm_verify", "crm_mon"] {
+            let stub = bin.join(tool);
+            std::fs::write(&stub, "#!/bin/sh\nexit 0\n").unwrap();
+            std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+        }
+        std::fs::write(
+            dir.path().join("crm.conf"),
+            "[core]\nobscure_pattern = no-such-parameter\n",
+        )
+        .unwrap();
+        Crmsh { dir }
     }
-    let path = format!("{}:{}", stub_dir.display(), std::env::var("PATH").unwrap_or_default());
-    let load = Command::new("crm")
-        .args(["-F", "configure", "load", "update"])
-        .arg(&crm_file)
-        .env("CIB_file", &cib_file)
-        .env("PATH", path)
-        .output()
-        .expect("run crm");
-    // Agent meta-data complaints are expected offline; keep the rest for failure messages.
-    let stderr: String = String::from_utf8_lossy(&load.stderr)
-        .lines()
-        .filter(|l| {
-            !["meta-data", "no such resource agent", "is not known", "unknown attribute", "warning"]
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let mut c = Command::new(program);
+        let path = format!(
+            "{}:{}",
+            self.path("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        c.env("PATH", path)
+            .env("CIB_file", self.path("cib.xml"))
+            .env("CRM_CONFIG_FILE", self.path("crm.conf"));
+        c
+    }
+
+    /// Loads `crm_text` into an empty file CIB and returns the resulting CIB.
+    fn load(&self, crm_text: &str) -> String {
+        let crm_file = self.path("input.crm");
+        std::fs::write(&crm_file, crm_text).unwrap();
+        let empty = Command::new("cibadmin")
+            .arg("--empty")
+            .output()
+            .expect("run cibadmin --empty");
+        assert!(empty.status.success(), "cibadmin --empty failed");
+        std::fs::write(self.path("cib.xml"), &empty.stdout).unwrap();
+        // -F commits despite warnings (no STONITH, unknown agents and nodes); the CIB
+        // schema is still enforced by cibadmin.
+        let load = self
+            .command("crm")
+            .args(["-F", "configure", "load", "update"])
+            .arg(&crm_file)
+            .output()
+            .expect("run crm");
+        // Agent meta-data complaints are expected offline; keep the rest for failure messages.
+        let stderr: String = String::from_utf8_lossy(&load.stderr)
+            .lines()
+            .filter(|l| {
+                ![
+                    "meta-data",
+                    "no such resource agent",
+                    "is not known",
+                    "unknown attribute",
+                    "warning",
+                ]
                 .iter()
                 .any(|n| l.contains(n))
-        })
-        .map(|l| format!("{l}\n"))
-        .collect();
-    let query = Command::new("cibadmin").arg("-Q").env("CIB_file", &cib_file).output().expect("run cibadmin -Q");
-    let cib = String::from_utf8(query.stdout).unwrap();
-    assert!(
-        !stderr.contains("parsing '") && !stderr.contains("did not pass schema validation") && cib.contains("epoch=\"2\""),
-        "crmsh did not commit the configuration:\n{stderr}\n--- input\n{crm_text}"
-    );
-    cib
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let query = self
+            .command("cibadmin")
+            .arg("-Q")
+            .output()
+            .expect("run cibadmin -Q");
+        let cib = String::from_utf8(query.stdout).unwrap();
+        assert!(
+            !stderr.contains("parsing '")
+                && !stderr.contains("did not pass schema validation")
+                && cib.contains("epoch=\"2\""),
+            "crmsh did not commit the configuration:\n{stderr}\n--- input\n{crm_text}"
+        );
+        cib
+    }
+
+    /// `crm configure show` of the loaded CIB.
+    fn show(&self) -> String {
+        let out = self
+            .command("crm")
+            .args(["configure", "show"])
+            .output()
+            .expect("run crm configure show");
+        String::from_utf8(out.stdout).unwrap()
+    }
 }
 
 fn compare(crm_text: &str, label: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let theirs = common::normalised_configuration(&crmsh_xml(crm_text, dir.path()));
-    let config = atrium_crm::parse(crm_text, label).unwrap_or_else(|e| panic!("atrium cannot parse {label}: {e}"));
+    let crmsh = Crmsh::new();
+    let theirs = common::normalised_configuration(&crmsh.load(crm_text));
+    let config = atrium_crm::parse(crm_text, label)
+        .unwrap_or_else(|e| panic!("atrium cannot parse {label}: {e}"));
     let ours = common::normalised_configuration(&atrium_crm::to_xml(&config));
     if let Some(diff) = common::first_difference(&ours, &theirs) {
         panic!("{label}: atrium and crmsh disagree\n{diff}");
     }
     // The other direction: crmsh's own XML read back and rendered again is unchanged.
-    let reread = atrium_crm::from_xml(&theirs.to_string_pretty()).unwrap_or_else(|e| panic!("{label}: cannot read crmsh's XML: {e}"));
+    let reread = atrium_crm::from_xml(&theirs.to_string_pretty())
+        .unwrap_or_else(|e| panic!("{label}: cannot read crmsh's XML: {e}"));
     let again = common::normalised_configuration(&atrium_crm::to_xml(&reread));
     if let Some(diff) = common::first_difference(&again, &theirs) {
         panic!("{label}: crmsh XML -> atrium -> XML changed it\n{diff}");
+    }
+    // crmsh's own printer: `crm configure show` parses to the same configuration.
+    let shown = crmsh.show();
+    let from_show = atrium_crm::parse(&shown, "crm-configure-show.crm")
+        .unwrap_or_else(|e| panic!("{label}: {e}\n{shown}"));
+    // crmsh sorts what it shows and leaves some things out (node set `$id=`s, the
+    // `string:` type), so objects are compared in id order and without those here.
+    let loose = |conf| common::without_shown_defaults(common::sorted_objects(conf));
+    let again = loose(common::normalised_configuration(&atrium_crm::to_xml(
+        &from_show,
+    )));
+    if let Some(diff) = common::first_difference(&again, &loose(theirs)) {
+        panic!("{label}: `crm configure show` parsed by atrium gives other XML\n{diff}");
     }
 }
 
@@ -117,13 +252,28 @@ fn seed_examples_match_crmsh() {
 #[test]
 fn generated_configurations_match_crmsh() {
     require_crmsh();
-    let cases: usize = std::env::var("ATRIUM_CRMSH_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
-    let seed: u64 = std::env::var("ATRIUM_CRMSH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x5eed);
-    let batches: Vec<(usize, usize)> = (0..cases).step_by(BATCH).map(|first| (first, BATCH.min(cases - first))).collect();
+    let cases: usize = std::env::var("ATRIUM_CRMSH_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let seed: u64 = std::env::var("ATRIUM_CRMSH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x5eed);
+    let batches: Vec<(usize, usize)> = (0..cases)
+        .step_by(BATCH)
+        .map(|first| (first, BATCH.min(cases - first)))
+        .collect();
     if cases >= 300 {
-        let corpus: String = batches.iter().map(|&(first, count)| generate::batch(seed, first, count)).collect();
+        let corpus: String = batches
+            .iter()
+            .map(|&(first, count)| generate::batch(seed, first, count))
+            .collect();
         let missing: Vec<&&str> = FEATURES.iter().filter(|f| !corpus.contains(**f)).collect();
-        assert!(missing.is_empty(), "the generated configurations never use {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "the generated configurations never use {missing:?}"
+        );
     }
     // Two crmsh processes at a time: the machine has two cores.
     let failures: Vec<String> = batches
@@ -135,16 +285,30 @@ fn generated_configurations_match_crmsh() {
                     std::thread::spawn(move || {
                         let text = generate::batch(seed, first, count);
                         let label = format!("generated-{first}.crm (seed {seed})");
-                        std::panic::catch_unwind(|| compare(&text, &label)).err().map(|e| {
-                            let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
-                            format!("{msg}\n--- input\n{text}")
-                        })
+                        std::panic::catch_unwind(|| compare(&text, &label))
+                            .err()
+                            .map(|e| {
+                                let msg = e.downcast_ref::<String>().cloned().unwrap_or_default();
+                                format!("{msg}\n--- input\n{text}")
+                            })
                     })
                 })
                 .collect();
-            handles.into_iter().filter_map(|h| h.join().unwrap()).collect::<Vec<_>>()
+            handles
+                .into_iter()
+                .filter_map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} batches differ; first:\n{}", failures.len(), batches.len(), failures[0]);
-    eprintln!("{cases} generated configurations match crmsh ({} crmsh calls)", batches.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} batches differ; first:\n{}",
+        failures.len(),
+        batches.len(),
+        failures[0]
+    );
+    eprintln!(
+        "{cases} generated configurations match crmsh ({} crmsh calls)",
+        batches.len()
+    );
 }

@@ -1,6 +1,6 @@
 //! Parse errors name the file, line and column and say what was expected.
 
-use atrium_crm::{parse, CrmErrorKind};
+use atrium_crm::{CrmErrorKind, parse};
 
 fn error(text: &str) -> String {
     parse(text, "quickstart.crm").unwrap_err().to_string()
@@ -33,9 +33,18 @@ fn positions_follow_continuation_lines() {
 
 #[test]
 fn end_of_line_is_named() {
-    assert_eq!(error("primitive a"), "quickstart.crm:1:12: expected a resource agent (class:provider:type) after 'primitive a', found end of line");
-    assert_eq!(error("colocation c inf: a\n"), "quickstart.crm:1:20: expected two or more resources (RSC[:ROLE] or ( ... ) / [ ... ] sets) after 'colocation c inf: a', found end of line");
-    assert_eq!(error("order o inf: ( a b\n"), "quickstart.crm:1:19: expected a resource id or ')' after 'order o inf: ( a b', found end of line");
+    assert_eq!(
+        error("primitive a"),
+        "quickstart.crm:1:12: expected a resource agent (class:provider:type) after 'primitive a', found end of line"
+    );
+    assert_eq!(
+        error("colocation c inf: a\n"),
+        "quickstart.crm:1:20: expected two or more resources (RSC[:ROLE] or ( ... ) / [ ... ] sets) after 'colocation c inf: a', found end of line"
+    );
+    assert_eq!(
+        error("order o inf: ( a b\n"),
+        "quickstart.crm:1:19: expected a resource id or ')' after 'order o inf: ( a b', found end of line"
+    );
 }
 
 #[test]
@@ -44,11 +53,25 @@ fn statement_level_errors() {
         error("node a\n  primtive b Dummy\n"),
         "quickstart.crm:2:3: expected 'attributes' or 'utilization' after 'node a', found 'primtive'"
     );
-    assert!(error("primtive b Dummy\n").starts_with("quickstart.crm:1:1: expected a statement keyword"));
-    assert_eq!(error("node a\nproperty x=\"abc\n"), "quickstart.crm:2:12: unterminated \" quote");
-    assert_eq!(error("primitive a Dummy\nprimitive a Dummy\n"), "quickstart.crm:2:11: duplicate id 'a'");
-    assert_eq!(error("group g\n"), "quickstart.crm:1:8: expected a resource id after 'group g', found end of line");
-    assert_eq!(error("fencing_topology dev1 dev2\n"), "quickstart.crm:1:18: expected a target node followed by ':' after 'fencing_topology', found 'dev1'");
+    assert!(
+        error("primtive b Dummy\n").starts_with("quickstart.crm:1:1: expected a statement keyword")
+    );
+    assert_eq!(
+        error("node a\nproperty x=\"abc\n"),
+        "quickstart.crm:2:12: unterminated \" quote"
+    );
+    assert_eq!(
+        error("primitive a Dummy\nprimitive a Dummy\n"),
+        "quickstart.crm:2:11: duplicate id 'a'"
+    );
+    assert_eq!(
+        error("group g\n"),
+        "quickstart.crm:1:8: expected a resource id after 'group g', found end of line"
+    );
+    assert_eq!(
+        error("fencing_topology dev1 dev2\n"),
+        "quickstart.crm:1:18: expected a target node followed by ':' after 'fencing_topology', found 'dev1'"
+    );
 }
 
 #[test]
@@ -62,8 +85,13 @@ fn rule_errors() {
         "quickstart.crm:1:25: expected a comparison ([string:|integer:|number:|version:]lt|gt|lte|gte|eq|ne) after 'location l r rule 10: a', found 'is'"
     );
     assert_eq!(
-        error("location l r rule a eq 1\n"),
-        "quickstart.crm:1:19: expected a score or score attribute followed by ':' after 'location l r rule', found 'a'"
+        error("location l r rule : a eq 1\n"),
+        "quickstart.crm:1:19: expected a score or score attribute followed by ':' after 'location l r rule', found ':'"
+    );
+    assert_eq!(
+        error("location l r rule $role=Started\n"),
+        "quickstart.crm:1:32: expected an expression (ATTR OP VALUE, defined ATTR, not_defined ATTR, date gt|lt DATE) \
+         after 'location l r rule $role=Started', found end of line"
     );
     assert_eq!(
         error("order o Sometimes: a b\n"),
@@ -73,7 +101,11 @@ fn rule_errors() {
 
 #[test]
 fn crmsh_op_attribute_order_is_enforced() {
-    let e = parse("primitive a Dummy op monitor depth=1 interval=10\n", "f.crm").unwrap_err();
+    let e = parse(
+        "primitive a Dummy op monitor depth=1 interval=10\n",
+        "f.crm",
+    )
+    .unwrap_err();
     assert_eq!((e.line, e.column), (1, 38));
     assert!(matches!(e.kind, CrmErrorKind::Expected { .. }));
 }

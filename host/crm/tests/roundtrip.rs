@@ -3,7 +3,9 @@
 
 mod common;
 
-use atrium_crm::{from_xml, merge_into_cib, parse, to_crm, to_xml, CrmConfig, Statement, EMPTY_CIB};
+use atrium_crm::{
+    CrmConfig, EMPTY_CIB, Statement, from_xml, merge_into_cib, parse, to_crm, to_xml,
+};
 use common::generate;
 
 /// XML from `text`, then crm from that XML, then XML again: both XML texts must agree,
@@ -12,22 +14,39 @@ fn assert_round_trip(text: &str, label: &str) {
     let first = parse(text, label).unwrap_or_else(|e| panic!("{e}\n{text}"));
     let xml1 = to_xml(&first);
     let shown = to_crm(&from_xml(&xml1).unwrap_or_else(|e| panic!("{label}: {e}\n{xml1}")));
-    let second = parse(&shown, "shown.crm").unwrap_or_else(|e| panic!("{label}: shown text does not parse: {e}\n{shown}"));
+    let second = parse(&shown, "shown.crm")
+        .unwrap_or_else(|e| panic!("{label}: shown text does not parse: {e}\n{shown}"));
     let xml2 = to_xml(&second);
-    assert_eq!(xml1, xml2, "{label}: XML changed after crm -> XML -> crm -> XML\n--- crm shown\n{shown}");
-    assert_eq!(to_crm(&from_xml(&xml2).unwrap()), shown, "{label}: shown crm is not stable");
+    assert_eq!(
+        xml1, xml2,
+        "{label}: XML changed after crm -> XML -> crm -> XML\n--- crm shown\n{shown}"
+    );
+    assert_eq!(
+        to_crm(&from_xml(&xml2).unwrap()),
+        shown,
+        "{label}: shown crm is not stable"
+    );
 }
 
 #[test]
 fn seed_round_trips() {
-    assert_round_trip(include_str!("fixtures/seed_complete.crm"), "seed_complete.crm");
-    assert_round_trip(include_str!("fixtures/seed_verbatim.crm"), "seed_verbatim.crm");
+    assert_round_trip(
+        include_str!("fixtures/seed_complete.crm"),
+        "seed_complete.crm",
+    );
+    assert_round_trip(
+        include_str!("fixtures/seed_verbatim.crm"),
+        "seed_verbatim.crm",
+    );
 }
 
 #[test]
 fn generated_configurations_round_trip() {
     for first in (0..600).step_by(20) {
-        assert_round_trip(&generate::batch(0xC0FFEE, first, 20), &format!("batch-{first}"));
+        assert_round_trip(
+            &generate::batch(0xC0FFEE, first, 20),
+            &format!("batch-{first}"),
+        );
     }
 }
 
@@ -42,23 +61,45 @@ fn by_id(config: &CrmConfig, id: &str) -> Statement {
 
 #[test]
 fn seed_as_printed_on_the_slides_loads() {
-    let verbatim = parse(include_str!("fixtures/seed_verbatim.crm"), "seed_verbatim.crm").unwrap();
-    let complete = parse(include_str!("fixtures/seed_complete.crm"), "seed_complete.crm").unwrap();
+    let verbatim = parse(
+        include_str!("fixtures/seed_verbatim.crm"),
+        "seed_verbatim.crm",
+    )
+    .unwrap();
+    let complete = parse(
+        include_str!("fixtures/seed_complete.crm"),
+        "seed_complete.crm",
+    )
+    .unwrap();
     let mut objects = 0;
     for st in &verbatim.statements {
         match st.object_id() {
             Some(id) => {
-                assert_eq!(st, &by_id(&complete, id), "{id} differs from the plain-syntax version");
+                assert_eq!(
+                    st,
+                    &by_id(&complete, id),
+                    "{id} differs from the plain-syntax version"
+                );
                 objects += 1;
             }
-            None => assert!(complete.statements.contains(st), "{st:?} missing from seed_complete.crm"),
+            None => assert!(
+                complete.statements.contains(st),
+                "{st:?} missing from seed_complete.crm"
+            ),
         }
     }
     assert_eq!(objects, 9);
     // The fencing topology: three levels per node, in order.
     let xml = to_xml(&verbatim);
-    assert!(xml.contains(r#"<fencing-level target="vm01" index="3" devices="prmlpmi1" id="fencing-1"/>"#), "{xml}");
-    assert!(xml.contains(r#"<fencing-level target="vm02" index="2" devices="prmFenceKdump2" id="fencing-3"/>"#));
+    assert!(
+        xml.contains(
+            r#"<fencing-level target="vm01" index="3" devices="prmlpmi1" id="fencing-1"/>"#
+        ),
+        "{xml}"
+    );
+    assert!(xml.contains(
+        r#"<fencing-level target="vm02" index="2" devices="prmFenceKdump2" id="fencing-3"/>"#
+    ));
 }
 
 #[test]
@@ -87,14 +128,22 @@ primitive rscDummy ocf:heartbeat:Dummy utilization capacity=\"1\"
 
 #[test]
 fn merges_into_a_cib_document() {
-    let config = parse("node n1\nprimitive a Dummy\nproperty stonith-enabled=false\n", "a.crm").unwrap();
+    let config = parse(
+        "node n1\nprimitive a Dummy\nproperty stonith-enabled=false\n",
+        "a.crm",
+    )
+    .unwrap();
     let cib = merge_into_cib(EMPTY_CIB, &config).unwrap();
     assert!(cib.starts_with("<cib crm_feature_set=\"3.16.1\""), "{cib}");
     assert!(cib.contains("<status/>"));
     assert_eq!(from_xml(&cib).unwrap(), config);
 
     // A second load replaces objects by id and merges property sets name by name.
-    let update = parse("primitive a ocf:pacemaker:Stateful\nprimitive b Dummy\nproperty no-quorum-policy=ignore\n", "b.crm").unwrap();
+    let update = parse(
+        "primitive a ocf:pacemaker:Stateful\nprimitive b Dummy\nproperty no-quorum-policy=ignore\n",
+        "b.crm",
+    )
+    .unwrap();
     let merged = from_xml(&merge_into_cib(&cib, &update).unwrap()).unwrap();
     let text = to_crm(&merged);
     assert_eq!(
@@ -122,7 +171,7 @@ fn shows_xml_written_by_other_tools() {
       </constraints></configuration><status/></cib>"#;
     assert_eq!(
         atrium_crm::cib_to_crm(xml).unwrap(),
-        "node $id=1 n1 \\\n\tattributes $id=nodes-1 standby=on\nprimitive p ocf:pacemaker:Stateful \\\n\top monitor interval=10s role=Promoted\nclone c p \\\n\tmeta promotable=true\nlocation l c \\\n\trule pingd: not_defined pingd or pingd number:lte 0\norder o Optional: p c\nproperty \\\n\ta=1\n"
+        "node 1: n1 \\\n\tattributes $id=nodes-1 standby=on\nprimitive p ocf:pacemaker:Stateful \\\n\top monitor interval=10s role=Promoted\nclone c p \\\n\tmeta promotable=true\nlocation l c \\\n\trule pingd: not_defined pingd or pingd number:lte 0\norder o Optional: p c\nproperty \\\n\ta=1\n"
     );
     let ticket = "<configuration><constraints><rsc_ticket id=\"t\" rsc=\"a\" ticket=\"T\"/></constraints></configuration>";
     assert_eq!(

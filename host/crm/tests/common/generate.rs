@@ -46,15 +46,65 @@ const AGENTS: &[&str] = &[
     "lsb:cron",
     "systemd:sshd",
 ];
-const WORDS: &[&str] = &["alpha", "beta", "gamma", "delta", "ip", "port", "config", "state_dir", "x1"];
-const VALUES: &[&str] = &[
-    "1", "10", "-5", "on", "off", "true", "UPPER", "/var/lib/x", "192.168.1.10", "a-b_c", "x=y", "a:b", "#hash",
-    "with,comma", "\"two words\"", "'single q'", "\"\"", "\"say \\\"hi\\\"\"",
+const WORDS: &[&str] = &[
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "ip",
+    "port",
+    "config",
+    "state_dir",
+    "x1",
 ];
-const ROLES: &[&str] = &["Started", "Stopped", "Promoted", "Unpromoted", "Master", "Slave"];
-const OP_NAMES: &[&str] = &["monitor", "start", "stop", "promote", "demote", "migrate_to"];
+const VALUES: &[&str] = &[
+    "1",
+    "10",
+    "-5",
+    "on",
+    "off",
+    "true",
+    "UPPER",
+    "/var/lib/x",
+    "192.168.1.10",
+    "a-b_c",
+    "x=y",
+    "a:b",
+    "#hash",
+    "with,comma",
+    "\"two words\"",
+    "'single q'",
+    "\"\"",
+    "\"say \\\"hi\\\"\"",
+];
+const ROLES: &[&str] = &[
+    "Started",
+    "Stopped",
+    "Promoted",
+    "Unpromoted",
+    "Master",
+    "Slave",
+];
+const OP_NAMES: &[&str] = &[
+    "monitor",
+    "start",
+    "stop",
+    "promote",
+    "demote",
+    "migrate_to",
+];
 const INTERVALS: &[&str] = &["0", "0s", "10", "10s", "30s", "1min", "3600s"];
-const SCORES: &[&str] = &["inf", "-inf", "+inf", "INFINITY", "-INFINITY", "100", "-100", "0", "5000"];
+const SCORES: &[&str] = &[
+    "inf",
+    "-inf",
+    "+inf",
+    "INFINITY",
+    "-INFINITY",
+    "100",
+    "-100",
+    "0",
+    "5000",
+];
 
 fn pairs(rng: &mut Rng, names: &[&str], max: usize) -> String {
     let n = 1 + rng.below(max);
@@ -76,11 +126,18 @@ fn expression(rng: &mut Rng, p: &str) -> String {
     match rng.below(6) {
         0 => format!("defined {attr}"),
         1 => format!("not_defined {attr}"),
-        2 => format!("date {} 2020-01-0{}", rng.pick(&["gt", "lt"]), 1 + rng.below(9)),
+        2 => format!(
+            "date {} 2020-01-0{}",
+            rng.pick(&["gt", "lt"]),
+            1 + rng.below(9)
+        ),
         _ => {
             let op = *rng.pick(&["lt", "gt", "lte", "gte", "eq", "ne"]);
             let typed = if rng.chance(40) {
-                format!("{}:{op}", rng.pick(&["string", "integer", "number", "version"]))
+                format!(
+                    "{}:{op}",
+                    rng.pick(&["string", "integer", "number", "version"])
+                )
             } else {
                 op.to_string()
             };
@@ -127,7 +184,11 @@ fn members(rng: &mut Rng, rscs: &[String], qualifiers: &[&str]) -> String {
             }
         }
     }
-    if items.len() == 2 && !items.iter().any(|i| i.starts_with('(') || i.starts_with('[')) {
+    if items.len() == 2
+        && !items
+            .iter()
+            .any(|i| i.starts_with('(') || i.starts_with('['))
+    {
         items.push(rng.pick(rscs).clone());
     }
     items.join(" ")
@@ -153,13 +214,29 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             s.push_str(&format!(":{}", rng.pick(&["member", "remote", "ping"])));
         }
         if rng.chance(50) {
-            let attrs = if rng.chance(30) { "standby=on".to_string() } else { pairs(rng, WORDS, 2) };
-            let id = if rng.chance(20) { format!("$id={n}-attrs ") } else { String::new() };
+            let attrs = if rng.chance(30) {
+                "standby=on".to_string()
+            } else {
+                pairs(rng, WORDS, 2)
+            };
+            let id = if rng.chance(20) {
+                format!("$id={n}-attrs ")
+            } else {
+                String::new()
+            };
             s.push_str(&format!("{}attributes {id}{attrs}", cont(rng)));
         }
         if rng.chance(40) {
-            let id = if rng.chance(20) { format!("$id={n}-util ") } else { String::new() };
-            s.push_str(&format!("{}utilization {id}capacity={}", cont(rng), 1 + rng.below(4)));
+            let id = if rng.chance(20) {
+                format!("$id={n}-util ")
+            } else {
+                String::new()
+            };
+            s.push_str(&format!(
+                "{}utilization {id}capacity={}",
+                cont(rng),
+                1 + rng.below(4)
+            ));
         }
         lines.push(s);
     }
@@ -170,16 +247,38 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
     for k in 0..n_prims {
         let id = format!("{p}r{k}");
         let fence = rng.chance(15);
-        let agent = if fence { "stonith:fence_dummy" } else { rng.pick(AGENTS) };
+        let agent = if fence {
+            "stonith:fence_dummy"
+        } else {
+            rng.pick(AGENTS)
+        };
         let mut s = format!("primitive {id} {agent}");
         for _ in 0..rng.below(3) {
             let kw = *rng.pick(&["params", "meta", "utilization"]);
             let body = match kw {
-                "meta" => pairs(rng, &["target-role", "is-managed", "resource-stickiness", "priority", "failure-timeout"], 3),
-                "utilization" => format!("cpu={} memory={}", 1 + rng.below(8), 64 * (1 + rng.below(8))),
+                "meta" => pairs(
+                    rng,
+                    &[
+                        "target-role",
+                        "is-managed",
+                        "resource-stickiness",
+                        "priority",
+                        "failure-timeout",
+                    ],
+                    3,
+                ),
+                "utilization" => format!(
+                    "cpu={} memory={}",
+                    1 + rng.below(8),
+                    64 * (1 + rng.below(8))
+                ),
                 _ => pairs(rng, WORDS, 3),
             };
-            let id_part = if rng.chance(10) { format!("$id={id}-{kw}-set{} ", rng.below(1000)) } else { String::new() };
+            let id_part = if rng.chance(10) {
+                format!("$id={id}-{kw}-set{} ", rng.below(1000))
+            } else {
+                String::new()
+            };
             s.push_str(&format!("{}{kw} {id_part}{body}", cont(rng)));
         }
         let mut ops_written = 0;
@@ -193,13 +292,19 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
                 op.push_str(&format!(" interval={}", rng.pick(INTERVALS)));
             }
             if rng.chance(70) {
-                op.push_str(&format!(" timeout={}", rng.pick(&["20", "20s", "60s", "2min"])));
+                op.push_str(&format!(
+                    " timeout={}",
+                    rng.pick(&["20", "20s", "60s", "2min"])
+                ));
             }
             if rng.chance(20) {
                 op.push_str(&format!(" role={}", rng.pick(ROLES)));
             }
             if rng.chance(20) {
-                op.push_str(&format!(" on-fail={}", rng.pick(&["ignore", "block", "stop", "restart", "fence", "standby"])));
+                op.push_str(&format!(
+                    " on-fail={}",
+                    rng.pick(&["ignore", "block", "stop", "restart", "fence", "standby"])
+                ));
             }
             if rng.chance(10) {
                 op.push_str(" enabled=false");
@@ -212,7 +317,9 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             }
             match extra {
                 0 => op.push_str(" OCF_CHECK_LEVEL=10"),
-                1 if rng.chance(20) => op.push_str(&format!(" op_params $id={id}-op{} depth=0", ops_written)),
+                1 if rng.chance(20) => {
+                    op.push_str(&format!(" op_params $id={id}-op{} depth=0", ops_written))
+                }
                 1 => op.push_str(" op_params depth=0"),
                 _ => {}
             }
@@ -231,19 +338,31 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
 
     // Containers take members from the front; what is left stays top-level.
     let mut rscs: Vec<String> = Vec::new();
-    let mut free: Vec<String> = prims.iter().filter(|r| !stonith.contains(r)).cloned().collect();
+    let mut free: Vec<String> = prims
+        .iter()
+        .filter(|r| !stonith.contains(r))
+        .cloned()
+        .collect();
     if free.len() >= 2 && rng.chance(50) {
         let take = 1 + rng.below(free.len() - 1);
         let members: Vec<String> = free.drain(..take).collect();
         let g = format!("{p}grp");
-        let mut meta = if rng.chance(40) { format!(" meta target-role={}", rng.pick(&["Started", "Stopped"])) } else { String::new() };
+        let mut meta = if rng.chance(40) {
+            format!(" meta target-role={}", rng.pick(&["Started", "Stopped"]))
+        } else {
+            String::new()
+        };
         if rng.chance(15) {
             meta = format!(" params {}{meta}", pairs(rng, WORDS, 2));
         }
         lines.push(format!("group {g} {}{meta}", members.join(" ")));
         if rng.chance(40) {
             let c = format!("{p}cl");
-            let mut meta = if rng.chance(50) { " meta clone-max=2 interleave=true".to_string() } else { String::new() };
+            let mut meta = if rng.chance(50) {
+                " meta clone-max=2 interleave=true".to_string()
+            } else {
+                String::new()
+            };
             if rng.chance(15) {
                 meta = format!(" params {}{meta}", pairs(rng, WORDS, 2));
             }
@@ -257,7 +376,10 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         free.remove(0);
         let c = format!("{p}pc");
         lines.push(match rng.below(3) {
-            0 => format!("{} {c} {child} meta master-max=1 notify=true", rng.pick(&["ms", "master"])),
+            0 => format!(
+                "{} {c} {child} meta master-max=1 notify=true",
+                rng.pick(&["ms", "master"])
+            ),
             1 => format!("clone {c} {child} meta promotable=true promoted-max=1"),
             _ => format!("clone {c} {child}"),
         });
@@ -272,10 +394,16 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         let mut s = format!("location {id} {rsc}");
         let node_form = rng.chance(40);
         if node_form && rng.chance(30) {
-            s.push_str(&format!(" role={}", rng.pick(&["Promoted", "Unpromoted", "Started"])));
+            s.push_str(&format!(
+                " role={}",
+                rng.pick(&["Promoted", "Unpromoted", "Started"])
+            ));
         }
         if rng.chance(20) {
-            s.push_str(&format!(" resource-discovery={}", rng.pick(&["always", "never", "exclusive"])));
+            s.push_str(&format!(
+                " resource-discovery={}",
+                rng.pick(&["always", "never", "exclusive"])
+            ));
         }
         if node_form {
             let node = nodes.first().cloned().unwrap_or_else(|| format!("{p}n0"));
@@ -287,9 +415,16 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
                     r.push_str(&format!(" $id={id}-r{rule_no}"));
                 }
                 if rng.chance(20) {
-                    r.push_str(&format!(" $role={}", rng.pick(&["Promoted", "Unpromoted", "Started", "Master", "Slave"])));
+                    r.push_str(&format!(
+                        " $role={}",
+                        rng.pick(&["Promoted", "Unpromoted", "Started", "Master", "Slave"])
+                    ));
                 }
-                let score = if rng.chance(20) { "pingd".to_string() } else { rng.pick(SCORES).to_string() };
+                let score = if rng.chance(20) {
+                    "pingd".to_string()
+                } else {
+                    rng.pick(SCORES).to_string()
+                };
                 r.push_str(&format!(" {score}: {}", expression(rng, &p)));
                 let joiner = *rng.pick(&["and", "or"]);
                 for _ in 0..rng.below(3) {
@@ -301,9 +436,17 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         lines.push(s);
     }
     for k in 0..rng.below(3) {
-        let members = members(rng, &rscs, &["Started", "Promoted", "Unpromoted", "Master", "Slave"]);
+        let members = members(
+            rng,
+            &rscs,
+            &["Started", "Promoted", "Unpromoted", "Master", "Slave"],
+        );
         let pair = members.split(' ').count() == 2;
-        let keyword = if rng.chance(10) { "collocation" } else { "colocation" };
+        let keyword = if rng.chance(10) {
+            "collocation"
+        } else {
+            "colocation"
+        };
         let mut s = format!("{keyword} {p}col{k} {}: {members}", rng.pick(SCORES));
         // The schema allows node-attribute only on two-resource colocations.
         if pair && rng.chance(15) {
@@ -312,33 +455,55 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         lines.push(s);
     }
     for k in 0..rng.below(3) {
-        let kind = if rng.chance(50) { rng.pick(&["Mandatory", "Optional", "Serialize"]).to_string() } else { rng.pick(SCORES).to_string() };
-        let mut s = format!("order {p}ord{k} {kind}: {}", members(rng, &rscs, &["start", "stop", "promote", "demote"]));
+        let kind = if rng.chance(50) {
+            rng.pick(&["Mandatory", "Optional", "Serialize"])
+                .to_string()
+        } else {
+            rng.pick(SCORES).to_string()
+        };
+        let mut s = format!(
+            "order {p}ord{k} {kind}: {}",
+            members(rng, &rscs, &["start", "stop", "promote", "demote"])
+        );
         if rng.chance(25) {
             s.push_str(&format!(" symmetrical={}", rng.pick(&["true", "false"])));
         }
         lines.push(s);
     }
     if rng.chance(30) {
-        lines.push(format!("property $id={p}-props {p}-opt=x {p}-other=\"a b\""));
+        lines.push(format!(
+            "property $id={p}-props {p}-opt=x {p}-other=\"a b\""
+        ));
     }
     if rng.chance(20) {
         lines.push(format!("property {p}-props2: {p}-opt=1"));
     }
     if rng.chance(20) {
-        lines.push(format!("rsc_defaults $id={p}-rscd resource-stickiness={}", rng.below(200)));
+        lines.push(format!(
+            "rsc_defaults $id={p}-rscd resource-stickiness={}",
+            rng.below(200)
+        ));
     }
     if rng.chance(20) {
-        lines.push(format!("op_defaults $id={p}-opd timeout={}s", 10 + rng.below(100)));
+        lines.push(format!(
+            "op_defaults $id={p}-opd timeout={}s",
+            10 + rng.below(100)
+        ));
     }
     if defaults {
-        lines.push("property stonith-enabled=false no-quorum-policy=ignore placement-strategy=balanced".into());
+        lines.push(
+            "property stonith-enabled=false no-quorum-policy=ignore placement-strategy=balanced"
+                .into(),
+        );
         lines.push("rsc_defaults resource-stickiness=100 migration-threshold=3".into());
         lines.push("op_defaults timeout=60s record-pending=true".into());
     }
     if rng.chance(20) {
         let colon = if rng.chance(50) { ":" } else { "" };
-        lines.push(format!("tag {p}tag{colon} {}", rscs.iter().take(2).cloned().collect::<Vec<_>>().join(" ")));
+        lines.push(format!(
+            "tag {p}tag{colon} {}",
+            rscs.iter().take(2).cloned().collect::<Vec<_>>().join(" ")
+        ));
     }
     if !stonith.is_empty() && !nodes.is_empty() {
         for n in &nodes {
@@ -366,10 +531,7 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
         text.push_str(&line);
         text.push('\n');
     }
-    Generated {
-        text,
-        fencing,
-    }
+    Generated { text, fencing }
 }
 
 /// A batch of configurations `first..first+count` in one crm file.
