@@ -128,27 +128,32 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     let mut order: Vec<RscIx> = cl.top.clone();
     let is_conn = |ix: RscIx| cl.nodes.iter().any(|n| n.connection == Some(ix));
     // Assignment order: connections, then priority. With a utilization-aware strategy, then
-    // the score on the current node and then the scores on each node in turn (a node without
-    // room for the resource counts as banned); the default strategy keeps configuration order.
+    // the score on the current node and then the scores on each node in turn, the nodes taken
+    // by name (balanced: by free capacity first); the default strategy keeps configuration
+    // order.
     let full = Capacity::new(cl);
+    let mut node_order: Vec<NodeIx> = (0..cl.nodes.len()).collect();
+    node_order.sort_by(|&x, &y| {
+        let cap = if cl.opts.placement_strategy == PlacementStrategy::Balanced { full.compare(x, y) } else { Ordering::Equal };
+        cap.then(cl.name_rank[x].cmp(&cl.name_rank[y]))
+    });
     let node_scores = |a: &Assigner, ix: RscIx| -> Vec<Score> {
         let b = a.p.base[ix].as_ref().unwrap();
-        let mut needs = Needs::new();
-        if cl.opts.placement_strategy != PlacementStrategy::Default {
-            for l in cl.leaves(ix) {
-                add_needs(&mut needs, &cl.rscs[l].prim().unwrap().utilization);
-            }
-        }
-        (0..cl.nodes.len())
-            .map(|n| if b.allowed[n] && full.fits(n, &needs) && a.host_ok[n] { b.score[n] } else { Score::NEG_INFINITY })
-            .collect()
+        node_order.iter().map(|&n| if b.allowed[n] { b.score[n] } else { Score::NEG_INFINITY }).collect()
     };
     // (is a remote connection, priority, score on current node, score per node)
     type OrderKey = (bool, i64, Score, Vec<Score>);
     let mut keys: Vec<Option<OrderKey>> = vec![None; cl.rscs.len()];
     for &ix in &order {
         let s = node_scores(&a, ix);
-        let cur = cl.leaves(ix).first().and_then(|&l| cl.rscs[l].prim().unwrap().running.first().map(|&(n, _)| s[n]));
+        let cur = cl.leaves(ix).first().and_then(|&l| {
+            // Only a current node that may keep the resource counts.
+            let &(n, _) = cl.rscs[l].prim().unwrap().running.first()?;
+            if !a.host_ok[n] {
+                return None;
+            }
+            node_order.iter().position(|&m| m == n).map(|p| s[p])
+        });
         keys[ix] = Some((is_conn(ix), cl.rscs[ix].priority, cur.unwrap_or(Score::NEG_INFINITY), s));
     }
     order.sort_by(|&x, &y| {
