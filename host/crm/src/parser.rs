@@ -219,12 +219,12 @@ impl<'a> Cursor<'a> {
             }
             "order" if !head.quoted => Statement::Order(self.order()?),
             "property" if !head.quoted => {
-                let id = self.set_name()?;
+                let id = self.id_prefix()?;
                 let pairs = self.pairs(&[], "name=value")?;
                 Statement::Property(Property { id, pairs })
             }
             "rsc_defaults" | "op_defaults" if !head.quoted => {
-                let id = self.set_name()?;
+                let id = self.id_prefix()?;
                 let pairs = self.pairs(&[], "name=value")?;
                 let d = Defaults { id, pairs };
                 if head.text == "rsc_defaults" {
@@ -249,8 +249,8 @@ impl<'a> Cursor<'a> {
         Ok(statement)
     }
 
-    /// `$id=ID` or `ID:` naming a property/defaults set.
-    fn set_name(&mut self) -> Result<Option<String>, CrmError> {
+    /// `$id=ID` or `ID:` naming the object (property and defaults sets, nodes).
+    fn id_prefix(&mut self) -> Result<Option<String>, CrmError> {
         if let Some(id) = self.dollar("$id")? {
             return Ok(Some(id));
         }
@@ -311,16 +311,7 @@ impl<'a> Cursor<'a> {
 
     fn node(&mut self) -> Result<Node, CrmError> {
         // `$id=ID UNAME`, or `ID: UNAME` as `crm configure show` writes it.
-        let mut id = self.dollar("$id")?;
-        if id.is_none() {
-            if let Some(t) = self
-                .peek()
-                .filter(|t| !t.quoted && t.text.len() > 1 && t.text.ends_with(':'))
-            {
-                id = Some(t.text[..t.text.len() - 1].to_string());
-                self.pos += 1;
-            }
-        }
+        let id = self.id_prefix()?;
         let word = self.name("a node name")?;
         let (uname, node_type) = match word.split_once(':') {
             Some((u, t)) if !u.is_empty() && !t.is_empty() => (u.to_string(), Some(t.to_string())),
@@ -678,7 +669,8 @@ impl<'a> Cursor<'a> {
                 items.push(Item::Ref(rsc_ref(&t.text)));
             }
         }
-        if items.len() < 2 && !(force_sets && !items.is_empty()) {
+        let enough = items.len() >= 2 || (force_sets && !items.is_empty());
+        if !enough {
             return Err(self.expected(kind.members_hint()));
         }
         if let ([Item::Ref(a), Item::Ref(b)], false) = (items.as_slice(), force_sets) {

@@ -46,9 +46,15 @@ impl Ids {
 
 /// The `<configuration>` element for `config`.
 pub fn configuration(config: &CrmConfig) -> Element {
-    let mut ids = Ids {
-        used: reserved_ids(config),
-    };
+    configuration_avoiding(config, HashSet::new())
+}
+
+/// Renders `config`, generating no id that is in `taken` (the ids of a CIB being
+/// updated: crmsh avoids them even in objects the update replaces).
+fn configuration_avoiding(config: &CrmConfig, taken: HashSet<String>) -> Element {
+    let mut used = taken;
+    used.extend(reserved_ids(config));
+    let mut ids = Ids { used };
     let mut crm_config = Element::new("crm_config");
     let mut nodes = Element::new("nodes");
     let mut constraints = Element::new("constraints");
@@ -435,8 +441,20 @@ pub fn merge_into_cib(cib_xml: &str, config: &CrmConfig) -> Result<String, XmlEr
             found: cib.name,
         });
     }
-    let rendered = configuration(config);
     let conf = cib.child_mut_or_insert("configuration");
+    // Generated ids avoid those already in the CIB. As observed in crmsh, an object being
+    // replaced gives its ids back, except those of its rules and expressions.
+    let replaced: HashSet<&str> = config
+        .statements
+        .iter()
+        .filter_map(Statement::object_id)
+        .collect();
+    let mut taken = HashSet::new();
+    for object in conf.children.iter().flat_map(|section| &section.children) {
+        let keep_all = !object.get("id").is_some_and(|id| replaced.contains(id));
+        collect_ids(object, keep_all, &mut taken);
+    }
+    let rendered = configuration_avoiding(config, taken);
     for section in rendered.children {
         let target = conf.child_mut_or_insert(&section.name);
         for object in section.children {
@@ -459,7 +477,8 @@ pub fn merge_into_cib(cib_xml: &str, config: &CrmConfig) -> Result<String, XmlEr
                             .iter_mut()
                             .find(|p| p.get("name") == name.as_deref())
                         {
-                            Some(slot) => *slot = pair,
+                            // The existing nvpair keeps its id and takes the new value.
+                            Some(slot) => slot.set("value", pair.get("value").unwrap_or("")),
                             None => old.children.push(pair),
                         }
                     }
@@ -470,6 +489,16 @@ pub fn merge_into_cib(cib_xml: &str, config: &CrmConfig) -> Result<String, XmlEr
         }
     }
     Ok(cib.to_string_pretty())
+}
+
+/// Ids under `e`: all of them, or only those of rules and expressions.
+fn collect_ids(e: &Element, all: bool, into: &mut HashSet<String>) {
+    if all || matches!(e.name.as_str(), "rule" | "expression" | "date_expression") {
+        into.extend(e.get("id").map(str::to_string));
+    }
+    for c in &e.children {
+        collect_ids(c, all, into);
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::path::Path;
 use std::process::Command;
 
 use common::generate;
@@ -153,14 +152,19 @@ impl Crmsh {
 
     /// Loads `crm_text` into an empty file CIB and returns the resulting CIB.
     fn load(&self, crm_text: &str) -> String {
-        let crm_file = self.path("input.crm");
-        std::fs::write(&crm_file, crm_text).unwrap();
         let empty = Command::new("cibadmin")
             .arg("--empty")
             .output()
             .expect("run cibadmin --empty");
         assert!(empty.status.success(), "cibadmin --empty failed");
         std::fs::write(self.path("cib.xml"), &empty.stdout).unwrap();
+        self.update(crm_text, 2)
+    }
+
+    /// `crm configure load update` into the current file CIB, which then has `epoch`.
+    fn update(&self, crm_text: &str, epoch: u32) -> String {
+        let crm_file = self.path("input.crm");
+        std::fs::write(&crm_file, crm_text).unwrap();
         // -F commits despite warnings (no STONITH, unknown agents and nodes); the CIB
         // schema is still enforced by cibadmin.
         let load = self
@@ -194,7 +198,7 @@ impl Crmsh {
         assert!(
             !stderr.contains("parsing '")
                 && !stderr.contains("did not pass schema validation")
-                && cib.contains("epoch=\"2\""),
+                && cib.contains(&format!("epoch=\"{epoch}\"")),
             "crmsh did not commit the configuration:\n{stderr}\n--- input\n{crm_text}"
         );
         cib
@@ -247,6 +251,32 @@ fn seed_examples_match_crmsh() {
     require_crmsh();
     let text = include_str!("fixtures/seed_complete.crm");
     compare(text, "seed_complete.crm");
+}
+
+#[test]
+fn merge_into_cib_matches_load_update() {
+    require_crmsh();
+    let base = include_str!("fixtures/seed_complete.crm");
+    let update = "primitive rscDummy ocf:heartbeat:Dummy params state=/tmp/x meta target-role=Stopped
+primitive extra ocf:pacemaker:Dummy op monitor interval=10s
+property placement-strategy=utilization stonith-enabled=false
+location loc2 Host-rsc1 rule 100: #uname eq vm02
+node XXX attributes standby=on
+node YYY utilization capacity=2
+primitive vm02-remote ocf:pacemaker:remote params server=vm02 port=3121 op monitor interval=3 timeout=20
+rsc_defaults resource-stickiness=1
+";
+    let crmsh = Crmsh::new();
+    crmsh.load(base);
+    let theirs = common::normalised_configuration(&crmsh.update(update, 3));
+    let mut ours = atrium_crm::EMPTY_CIB.to_string();
+    for (text, label) in [(base, "base.crm"), (update, "update.crm")] {
+        ours = atrium_crm::merge_into_cib(&ours, &atrium_crm::parse(text, label).unwrap()).unwrap();
+    }
+    let ours = common::normalised_configuration(&ours);
+    if let Some(diff) = common::first_difference(&ours, &theirs) {
+        panic!("merge_into_cib and `crm configure load update` disagree\n{diff}");
+    }
 }
 
 #[test]

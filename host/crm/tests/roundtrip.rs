@@ -179,3 +179,40 @@ fn shows_xml_written_by_other_tools() {
         "<rsc_ticket id=\"t\"> cannot be expressed in crm syntax: <rsc_ticket> in <constraints>"
     );
 }
+
+#[test]
+fn sets_that_would_read_as_a_pair_keep_crmsh_marker() {
+    // One plain set of two resources: without `_rsc_set_` it would come back as a
+    // two-resource colocation, which is different XML.
+    let xml = r#"<configuration><constraints>
+        <rsc_colocation id="c" score="INFINITY"><resource_set id="c-0">
+          <resource_ref id="a"/><resource_ref id="b"/></resource_set></rsc_colocation>
+        <rsc_order id="o" kind="Mandatory"><resource_set id="o-0" action="start">
+          <resource_ref id="a"/></resource_set></rsc_order>
+      </constraints></configuration>"#;
+    let shown = atrium_crm::cib_to_crm(xml).unwrap();
+    assert_eq!(
+        shown,
+        "colocation c INFINITY: _rsc_set_ a b\norder o Mandatory: _rsc_set_ a:start\n"
+    );
+    let again = to_xml(&parse(&shown, "shown.crm").unwrap());
+    assert!(again.contains(r#"<resource_set id="c-0">"#), "{again}");
+    assert!(
+        again.contains(r#"<resource_set action="start" id="o-0">"#),
+        "{again}"
+    );
+    // The marker alone is not a resource.
+    assert!(parse("order o inf: _rsc_set_\n", "x").is_err());
+}
+
+#[test]
+fn reads_what_crm_configure_show_prints() {
+    // Forms crmsh's `show` uses: `node ID: UNAME`, rules without their INFINITY score.
+    let text = "node 1001: n1 \\\n\tattributes standby=on\nprimitive a Dummy\nlocation l a \\\n\trule defined pingd\n";
+    let xml = to_xml(&parse(text, "show.crm").unwrap());
+    assert!(xml.contains(r#"<node uname="n1" id="1001">"#), "{xml}");
+    assert!(
+        xml.contains(r#"<rule score="INFINITY" id="l-rule">"#),
+        "{xml}"
+    );
+}

@@ -281,8 +281,7 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             };
             s.push_str(&format!("{}{kw} {id_part}{body}", cont(rng)));
         }
-        let mut ops_written = 0;
-        for _ in 0..rng.below(4) {
+        for op_no in 0..rng.below(4) {
             let name = *rng.pick(OP_NAMES);
             let mut op = format!("op {name}");
             let extra = rng.below(5);
@@ -318,12 +317,11 @@ pub fn configuration(rng: &mut Rng, index: usize, defaults: bool) -> Generated {
             match extra {
                 0 => op.push_str(" OCF_CHECK_LEVEL=10"),
                 1 if rng.chance(20) => {
-                    op.push_str(&format!(" op_params $id={id}-op{} depth=0", ops_written))
+                    op.push_str(&format!(" op_params $id={id}-op{} depth=0", op_no))
                 }
                 1 => op.push_str(" op_params depth=0"),
                 _ => {}
             }
-            ops_written += 1;
             if rng.chance(15) {
                 op.push_str(" op_meta timeout=99");
             }
