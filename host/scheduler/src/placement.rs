@@ -296,14 +296,18 @@ impl Assigner<'_> {
             let mut added = Vec::new();
             for n in 0..cl.nodes.len() {
                 let ds = if db.allowed[n] { db.score[n] } else { Score::NEG_INFINITY };
-                // The dependent's score scaled by the colocation's strength (score / INFINITY);
-                // only a mandatory colocation carries the dependent's bans over.
+                // The dependent's score scaled by the colocation's strength (score / INFINITY).
+                // A dislike of a node the dependent dislikes is no preference for it, and a
+                // scaled score never vanishes entirely.
+                if c.score.value() < 0 && ds.value() < 0 {
+                    continue;
+                }
                 let s = if c.score.is_pos_inf() {
                     ds
-                } else if ds.is_neg_inf() {
-                    continue;
                 } else {
-                    Score::new(ds.value() * c.score.value() / atrium_cib::INFINITY)
+                    let scaled = ds.value() * c.score.value() / atrium_cib::INFINITY;
+                    let product = ds.value() * c.score.value();
+                    Score::new(if scaled == 0 && product != 0 { product.signum() } else { scaled })
                 };
                 if s != Score::ZERO {
                     trial[n] = trial[n].add(s);
