@@ -1,0 +1,164 @@
+//! Node configuration: who this node is, whom it starts with, the cluster key and the timings.
+
+use std::time::Duration;
+
+use atrium_transport::ClusterKey;
+
+use crate::error::ClusterError;
+use crate::types::{NodeId, NodeInfo};
+
+/// One voting member: Raft id, node name and transport address (`host:port`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: NodeId,
+    pub name: String,
+    pub addr: String,
+}
+
+impl Member {
+    pub fn new(id: NodeId, name: impl Into<String>, addr: impl Into<String>) -> Self {
+        Self {
+            id,
+            name: name.into(),
+            addr: addr.into(),
+        }
+    }
+
+    pub(crate) fn info(&self) -> NodeInfo {
+        NodeInfo {
+            name: self.name.clone(),
+            addr: self.addr.clone(),
+        }
+    }
+}
+
+/// Failure detection and timeout knobs. The defaults detect a lost node in under a second on a
+/// LAN and ride through a DC failover without any node reporting loss of quorum.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timings {
+    /// Raft heartbeat, and the period of the lease heartbeats each node sends to the leader.
+    /// openraft also uses it as the timeout of one AppendEntries round trip.
+    pub heartbeat: Duration,
+    /// A follower that hears no leader for a random time in `[min, max)` (plus openraft's
+    /// leader lease of `max`) starts an election.
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    /// The leader reports a node lost when no lease heartbeat came from it for this long.
+    pub node_lost: Duration,
+    /// A node that has not heard from a quorate leader for this long reports `quorate: false`.
+    /// It must outlast a DC failover (openraft's leader lease + an election, about
+    /// `2 * election_timeout_max`), or every failover would look like a loss of quorum.
+    pub lease: Duration,
+    /// How long `propose`, `add_member` and `remove_member` wait for a quorate leader and
+    /// its answer before failing.
+    pub request_timeout: Duration,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Self {
+            heartbeat: Duration::from_millis(100),
+            election_timeout_min: Duration::from_millis(400),
+            election_timeout_max: Duration::from_millis(800),
+            node_lost: Duration::from_millis(600),
+            lease: Duration::from_millis(2000),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Timings {
+    fn validate(&self) -> Result<(), ClusterError> {
+        let invalid = |reason: String| Err(ClusterError::InvalidConfig(reason));
+        if self.heartbeat.is_zero() {
+            return invalid("heartbeat must be positive".into());
+        }
+        if self.election_timeout_min <= self.heartbeat {
+            return invalid(format!(
+                "election_timeout_min ({:?}) must exceed the heartbeat ({:?})",
+                self.election_timeout_min, self.heartbeat
+            ));
+        }
+        if self.election_timeout_max <= self.election_timeout_min {
+            return invalid(format!(
+                "election_timeout_max ({:?}) must exceed election_timeout_min ({:?})",
+                self.election_timeout_max, self.election_timeout_min
+            ));
+        }
+        if self.node_lost <= self.heartbeat * 2 {
+            return invalid(format!(
+                "node_lost ({:?}) must exceed two heartbeats ({:?})",
+                self.node_lost, self.heartbeat
+            ));
+        }
+        if self.lease <= self.heartbeat * 2 {
+            return invalid(format!(
+                "lease ({:?}) must exceed two heartbeats ({:?})",
+                self.lease, self.heartbeat
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, ClusterError> {
+        let config = openraft::Config {
+            cluster_name: "atrium".into(),
+            heartbeat_interval: millis(self.heartbeat),
+            election_timeout_min: millis(self.election_timeout_min),
+            election_timeout_max: millis(self.election_timeout_max),
+            // Snapshot chunks travel as JSON arrays of numbers (about 4 bytes per byte); keep
+            // each well under the transport's 16 MiB frame limit.
+            snapshot_max_chunk_size: 1024 * 1024,
+            ..openraft::Config::default()
+        };
+        config
+            .validate()
+            .map_err(|e| ClusterError::InvalidConfig(e.to_string()))
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct ClusterConfig {
+    pub node_id: NodeId,
+    pub node_name: String,
+    /// Address the transport listens on (`host:port`; port 0 is not useful: peers must know it).
+    pub listen_addr: String,
+    /// The voters a fresh cluster starts with. The member with the lowest id writes the first
+    /// membership; a node not in the list waits to be added with `add_member`. Ignored once
+    /// the node has a persisted log.
+    pub initial_members: Vec<Member>,
+    pub key: ClusterKey,
+    pub timings: Timings,
+}
+
+impl ClusterConfig {
+    pub(crate) fn validate(&self) -> Result<(), ClusterError> {
+        self.timings.validate()?;
+        let mut ids: Vec<NodeId> = self.initial_members.iter().map(|m| m.id).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(ClusterError::InvalidConfig(
+                "initial_members lists a node id twice".into(),
+            ));
+        }
+        if let Some(me) = self.initial_members.iter().find(|m| m.id == self.node_id)
+            && me.name != self.node_name
+        {
+            return Err(ClusterError::InvalidConfig(format!(
+                "initial_members names node {} {:?}, but this node is {:?}",
+                self.node_id, me.name, self.node_name
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether this node writes the first membership of a fresh cluster.
+    pub(crate) fn is_bootstrapper(&self) -> bool {
+        self.initial_members.iter().map(|m| m.id).min() == Some(self.node_id)
+    }
+}
