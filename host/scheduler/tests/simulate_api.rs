@@ -1,0 +1,98 @@
+//! The simulate API the CLI uses: injections, explanations, text and JSON output.
+
+use atrium_cib::Cib;
+use atrium_scheduler::simulate::{simulate, SimulateError, SimulateOptions};
+
+const CIB: &str = r#"<cib have-quorum="1">
+  <configuration>
+    <crm_config><cluster_property_set id="o">
+      <nvpair id="o1" name="stonith-enabled" value="true"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="node1"/><node id="2" uname="node2"/></nodes>
+    <resources>
+      <primitive id="fence" class="stonith" type="fence_dummy"/>
+      <primitive id="web" class="ocf" provider="heartbeat" type="apache">
+        <operations><op id="web-mon" name="monitor" interval="10s"/></operations>
+      </primitive>
+    </resources>
+    <constraints><rsc_location id="prefer" rsc="web" node="node1" score="100"/></constraints>
+  </configuration>
+  <status>
+    <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member">
+      <lrm id="1"><lrm_resources>
+        <lrm_resource id="web" class="ocf" provider="heartbeat" type="apache">
+          <lrm_rsc_op id="web_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/>
+        </lrm_resource>
+        <lrm_resource id="fence" class="stonith" type="fence_dummy">
+          <lrm_rsc_op id="fence_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/>
+        </lrm_resource>
+      </lrm_resources></lrm>
+    </node_state>
+    <node_state id="2" uname="node2" in_ccm="true" crmd="online" join="member" expected="member"/>
+  </status>
+</cib>"#;
+
+fn opts() -> SimulateOptions {
+    SimulateOptions { now: 1_700_000_000, ..Default::default() }
+}
+
+#[test]
+fn steady_state_has_nothing_to_do() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &opts()).unwrap();
+    assert!(r.summary_lines().is_empty(), "{:?}", r.summary_lines());
+    // Probes on node2 only.
+    assert!(r.actions.iter().all(|a| a.task == "monitor" && a.node.as_deref() == Some("node2")));
+}
+
+#[test]
+fn node_failure_fences_and_moves() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &SimulateOptions { node_fail: vec!["node1".into()], ..opts() }).unwrap();
+    assert_eq!(
+        r.summary_lines(),
+        [
+            "  * Fence (reboot) node1 'peer is no longer part of the cluster'",
+            "  * Move       fence   ( node1 -> node2 )",
+            "  * Move       web     ( node1 -> node2 )",
+        ]
+    );
+    let text = r.render_text(false);
+    assert!(text.contains("  * Fencing node1 (reboot)"), "{text}");
+    assert!(text.contains("    * web\t(ocf:heartbeat:apache):\t Started node2"), "{text}");
+}
+
+#[test]
+fn op_failure_recovers_in_place() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &SimulateOptions { op_fail: vec!["web_monitor_10000@node1=1".into()], ..opts() }).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Recover    web     ( node1 )"]);
+}
+
+#[test]
+fn explanation_lists_score_sources() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &SimulateOptions { explain: Some("web".into()), ..opts() }).unwrap();
+    let e = r.explanation.expect("explanation");
+    assert_eq!(e.node.as_deref(), Some("node1"));
+    assert!(e.contributions.iter().any(|c| c.source == "location prefer" && c.score.value() == 100));
+    assert!(e.render().contains("stays on node1"));
+}
+
+#[test]
+fn json_and_errors() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &opts()).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+    for key in ["current", "transition_summary", "actions", "edges", "revised", "scores"] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!(
+        simulate(&cib, &SimulateOptions { node_fail: vec!["nope".into()], ..opts() }).unwrap_err(),
+        SimulateError::UnknownNode("nope".into())
+    );
+    assert!(matches!(
+        simulate(&cib, &SimulateOptions { op_fail: vec!["garbage".into()], ..opts() }),
+        Err(SimulateError::BadOpSpec(_))
+    ));
+}
