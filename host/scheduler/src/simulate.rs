@@ -6,7 +6,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 use atrium_cib::status::{LrmResource, LrmRscOp, NodeState};
-use atrium_cib::Cib;
+use atrium_cib::{Cib, NvPair, NvSet, Score};
 
 use crate::graph::{Action, ActionKind};
 use crate::status::ClusterStatus;
@@ -114,7 +114,8 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> Result<(), SimulateError> {
     if !cib.configuration.nodes.iter().any(|n| n.uname == node) && !cib.status.node_states.iter().any(|s| s.uname.as_deref() == Some(node)) {
         return Err(SimulateError::UnknownNode(node.to_string()));
     }
-    fail_free_state(cib, node);
+    let fatal_start = cib.options().start_failure_is_fatal;
+    ensure_node_state(cib, node);
     let st = cib.status.node_states.iter_mut().find(|s| s.uname.as_deref() == Some(node)).unwrap();
     let call_id = st.lrm_resources.iter().flat_map(|r| r.ops.iter().map(|o| o.call_id)).max().unwrap_or(0) + 1;
     let lrm = match st.lrm_resources.iter().position(|r| r.id == rsc) {
@@ -130,6 +131,7 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> Result<(), SimulateError> {
             st.lrm_resources.last_mut().unwrap()
         }
     };
+    let expected_rc = if interval_ms == 0 && task == "monitor" { 7 } else { 0 };
     lrm.ops.push(LrmRscOp {
         id: format!("{rsc}_last_failure_0"),
         operation: task.to_string(),
@@ -139,14 +141,30 @@ fn inject_op(cib: &mut Cib, spec: &str, now: i64) -> Result<(), SimulateError> {
         call_id,
         last_rc_change: Some(now),
         on_node: Some(node.to_string()),
-        transition_key: Some(format!("0:0:{}:atrium-simulate", if interval_ms == 0 && task == "monitor" { 7 } else { 0 })),
+        transition_key: Some(format!("0:0:{expected_rc}:atrium-simulate")),
         ..Default::default()
     });
+    let probe_found_it = expected_rc == 7 && matches!(rc, 0 | 8);
+    if rc != expected_rc && !probe_found_it {
+        // Record the failure as the attribute manager would: one more failure, or a fatal one
+        // for a failed start when start-failure-is-fatal.
+        let count = format!("fail-count-{rsc}#{task}_{interval_ms}");
+        let last = format!("last-failure-{rsc}#{task}_{interval_ms}");
+        if st.transient_attributes.is_empty() {
+            st.transient_attributes.push(NvSet { id: Some(format!("status-{}", st.id)), ..Default::default() });
+        }
+        let set = &mut st.transient_attributes[0];
+        let old = set.get(&count).and_then(|v| Score::parse(v).ok()).unwrap_or_default();
+        let new = if task == "start" && fatal_start { Score::INFINITY } else { old.add(Score::new(1)) };
+        set.pairs.retain(|p| p.name != count && p.name != last);
+        set.pairs.push(NvPair { id: None, name: count, value: Some(new.to_string()) });
+        set.pairs.push(NvPair { id: None, name: last, value: Some(now.to_string()) });
+    }
     Ok(())
 }
 
 /// Make sure a node named in an injection has a status entry.
-fn fail_free_state(cib: &mut Cib, node: &str) {
+fn ensure_node_state(cib: &mut Cib, node: &str) {
     if cib.status.node_states.iter().any(|s| s.uname.as_deref() == Some(node)) {
         return;
     }

@@ -96,3 +96,10 @@ fn json_and_errors() {
         Err(SimulateError::BadOpSpec(_))
     ));
 }
+
+#[test]
+fn failed_start_is_fatal_for_the_node() {
+    let cib = Cib::from_xml(CIB).unwrap();
+    let r = simulate(&cib, &SimulateOptions { op_fail: vec!["web_start_0@node1=1".into()], ..opts() }).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Recover    web     ( node1 -> node2 )"]);
+}
