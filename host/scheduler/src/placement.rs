@@ -270,7 +270,8 @@ impl Assigner<'_> {
                 allowed[n] &= e.allowed[n];
             }
         }
-        for c in self.p.colocations.clone().iter().filter(|c| c.dependent == colo_owner) {
+        // A primary still being placed (a colocation loop) does not constrain yet.
+        for c in self.p.colocations.clone().iter().filter(|c| c.dependent == colo_owner && self.done[self.cl.top_of(c.primary)]) {
             let primary_nodes = self.nodes_of(c.primary, c.primary_role);
             for n in 0..cl.nodes.len() {
                 let on = primary_nodes.contains(&n);
