@@ -79,6 +79,7 @@ const FEATURES: &[&str] = &[
     "rsc_defaults",
     "op_defaults",
     "fencing_topology",
+    "_rsc_set_ ",
     ",",
     "tag",
     "inf:",
@@ -251,6 +252,12 @@ fn seed_examples_match_crmsh() {
     require_crmsh();
     let text = include_str!("fixtures/seed_complete.crm");
     compare(text, "seed_complete.crm");
+}
+
+#[test]
+fn feature_tour_matches_crmsh() {
+    require_crmsh();
+    compare(include_str!("fixtures/features.crm"), "features.crm");
 }
 
 #[test]

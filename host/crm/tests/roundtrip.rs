@@ -38,6 +38,7 @@ fn seed_round_trips() {
         include_str!("fixtures/seed_verbatim.crm"),
         "seed_verbatim.crm",
     );
+    assert_round_trip(include_str!("fixtures/features.crm"), "features.crm");
 }
 
 #[test]

@@ -163,7 +163,9 @@ fn members(rng: &mut Rng, rscs: &[String], qualifiers: &[&str]) -> String {
     if rng.chance(50) {
         let a = rng.pick(rscs).clone();
         let b = rng.pick(rscs).clone();
-        return format!("{a}{} {b}{}", q(rng), q(rng));
+        // crmsh's `_rsc_set_` marker turns the pair into one resource set.
+        let marker = if rng.chance(10) { "_rsc_set_ " } else { "" };
+        return format!("{marker}{a}{} {b}{}", q(rng), q(rng));
     }
     let mut items = Vec::new();
     for _ in 0..2 + rng.below(3) {
