@@ -20,6 +20,8 @@ pub(crate) struct Colocation {
     pub score: Score,
     pub dependent_role: Option<Role>,
     pub primary_role: Option<Role>,
+    /// Colocate by equal values of this node attribute instead of by node.
+    pub node_attribute: Option<String>,
 }
 
 pub(crate) struct Placement {
@@ -94,7 +96,15 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
             if let (Some(d), Some(p)) = (resolve(cl, &a), resolve(cl, &b)) {
                 let (d, p) = (unit_of(cl, d), unit_of(cl, p));
                 if d != p {
-                    colocations.push(Colocation { id: k.id.clone(), dependent: d, primary: p, score, dependent_role: ra, primary_role: rb });
+                    colocations.push(Colocation {
+                        id: k.id.clone(),
+                        dependent: d,
+                        primary: p,
+                        score,
+                        dependent_role: ra,
+                        primary_role: rb,
+                        node_attribute: k.node_attribute.clone(),
+                    });
                 }
             }
         }
@@ -274,7 +284,13 @@ impl Assigner<'_> {
         for c in self.p.colocations.clone().iter().filter(|c| c.dependent == colo_owner && self.done[self.cl.top_of(c.primary)]) {
             let primary_nodes = self.nodes_of(c.primary, c.primary_role);
             for n in 0..cl.nodes.len() {
-                let on = primary_nodes.contains(&n);
+                let on = match &c.node_attribute {
+                    None => primary_nodes.contains(&n),
+                    Some(attr) => {
+                        let value = cl.nodes[n].attrs.get(attr);
+                        value.is_some() && primary_nodes.iter().any(|&p| cl.nodes[p].attrs.get(attr) == value)
+                    }
+                };
                 let s = if c.score.is_pos_inf() {
                     if on { continue } else { Score::NEG_INFINITY }
                 } else if on {

@@ -103,3 +103,30 @@ fn failed_start_is_fatal_for_the_node() {
     let r = simulate(&cib, &SimulateOptions { op_fail: vec!["web_start_0@node1=1".into()], ..opts() }).unwrap();
     assert_eq!(r.summary_lines(), ["  * Recover    web     ( node1 -> node2 )"]);
 }
+
+#[test]
+fn colocation_by_node_attribute() {
+    // web must share a site with db; db prefers node3 (site b), so web goes to node4 (site b).
+    let xml = r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="o">
+      <nvpair id="o1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+      <nodes>
+        <node id="1" uname="node1"><instance_attributes id="a1"><nvpair id="s1" name="site" value="a"/></instance_attributes></node>
+        <node id="3" uname="node3"><instance_attributes id="a3"><nvpair id="s3" name="site" value="b"/></instance_attributes></node>
+        <node id="4" uname="node4"><instance_attributes id="a4"><nvpair id="s4" name="site" value="b"/></instance_attributes></node>
+      </nodes>
+      <resources>
+        <primitive id="db" class="ocf" provider="heartbeat" type="pgsql"/>
+        <primitive id="web" class="ocf" provider="heartbeat" type="apache"/>
+      </resources>
+      <constraints>
+        <rsc_location id="db-pref" rsc="db" node="node3" score="100"/>
+        <rsc_colocation id="same-site" rsc="web" with-rsc="db" score="INFINITY" node-attribute="site"/>
+        <rsc_colocation id="not-with" rsc="web" with-rsc="db" score="-100"/>
+      </constraints></configuration><status>
+      <node_state id="1" uname="node1" in_ccm="true" crmd="online" join="member" expected="member"/>
+      <node_state id="3" uname="node3" in_ccm="true" crmd="online" join="member" expected="member"/>
+      <node_state id="4" uname="node4" in_ccm="true" crmd="online" join="member" expected="member"/>
+    </status></cib>"#;
+    let r = simulate(&Cib::from_xml(xml).unwrap(), &opts()).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Start      db      ( node3 )", "  * Start      web     ( node4 )"]);
+}
