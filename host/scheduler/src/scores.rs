@@ -63,6 +63,14 @@ impl LocationIndex {
             if let Some(r) = &l.rsc {
                 targets.push((r.clone(), l.role));
             }
+            // rsc-pattern: every configured resource whose id matches (an invalid pattern
+            // matches nothing).
+            if let Some(re) = l.rsc_pattern.as_deref().and_then(|p| regex::Regex::new(p).ok()) {
+                let mut ids: Vec<String> = cl.rscs.iter().enumerate().map(|(ix, _)| template_id(cl, ix)).collect();
+                ids.sort();
+                ids.dedup();
+                targets.extend(ids.into_iter().filter(|id| re.is_match(id)).map(|id| (id, l.role)));
+            }
             for s in &l.sets {
                 for r in &s.resources {
                     targets.push((r.clone(), s.role.or(l.role)));

@@ -130,3 +130,13 @@ fn colocation_by_node_attribute() {
     let r = simulate(&Cib::from_xml(xml).unwrap(), &opts()).unwrap();
     assert_eq!(r.summary_lines(), ["  * Start      db      ( node3 )", "  * Start      web     ( node4 )"]);
 }
+
+#[test]
+fn location_by_resource_pattern() {
+    let xml = CIB.replace(
+        r#"<rsc_location id="prefer" rsc="web" node="node1" score="100"/>"#,
+        r#"<rsc_location id="away" rsc-pattern="^w.b$" node="node1" score="-INFINITY"/>"#,
+    );
+    let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Move       web     ( node1 -> node2 )"]);
+}
