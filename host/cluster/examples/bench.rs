@@ -101,6 +101,21 @@ async fn agreed_leader(nodes: &[&Cluster<Counter>]) -> NodeId {
     }
 }
 
+/// Waits until every node has applied the same last entry: a failover measured right after a
+/// restart would otherwise include the restarted node's catch-up (a node whose log is behind
+/// cannot win, and without pre-vote its campaigns cost the others a round).
+async fn caught_up(nodes: &[&Cluster<Counter>]) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let applied: Vec<_> = nodes.iter().map(|n| n.status().last_applied).collect();
+        if applied.iter().all(|a| a.is_some() && *a == applied[0]) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "nodes do not catch up: {applied:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn summary(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let pct = |p: f64| samples[((samples.len() as f64 - 1.0) * p).round() as usize];
@@ -186,13 +201,20 @@ async fn main() {
     for _ in 0..5 {
         let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
         let leader = agreed_leader(&refs).await;
+        caught_up(&refs).await;
         let i = nodes.iter().position(|(c, _)| c.node_id() == leader).expect("leader");
         let (crashed, storage) = nodes.remove(i);
         let start = Instant::now();
         drop(crashed); // abrupt: sockets close, no orderly handover
         let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
-        agreed_leader(&refs).await;
-        failovers.push(start.elapsed());
+        let term_before = refs[0].status().term;
+        let new_leader = agreed_leader(&refs).await;
+        let elapsed = start.elapsed();
+        println!(
+            "  failover: node {leader} crashed, node {new_leader} leads after {elapsed:?} (terms {term_before} -> {})",
+            refs[0].status().term
+        );
+        failovers.push(elapsed);
         let config = configs.iter().find(|c| c.node_id == leader).expect("config").clone();
         let restarted = Cluster::start(config, Counter(0), storage.clone()).await.expect("restart");
         nodes.push((Arc::new(restarted), storage));

@@ -2,8 +2,12 @@
 //!
 //! openraft 0.9.25 draws its election timeout once per `Raft` instance, so two survivors whose
 //! draws are close can split the vote round after round forever (fixed upstream only in 0.10,
-//! openraft PR #1838). While no leader is known, this task starts an election itself after a
-//! fresh random delay in `[max, 2 * max - min)`, which breaks the symmetry.
+//! openraft PR #1838). When no leader has been known for a fresh random delay in
+//! `[2 * max, 3 * max)`, this task starts an election itself, which breaks the symmetry.
+//!
+//! The delay stays clear of openraft's own retries, which come within `max` of the last
+//! campaign, or `3 * max` for a node that knows its log is behind (such a node cannot win; if
+//! it campaigned early it would only push the term past the node that can, costing a round).
 
 use std::time::Duration;
 
@@ -15,8 +19,8 @@ use crate::state::ReplicatedState;
 use crate::types::Raft;
 
 fn patience(timings: &Timings) -> Duration {
-    let spread = timings.election_timeout_max - timings.election_timeout_min;
-    timings.election_timeout_max + spread.mul_f64(rand::thread_rng().r#gen::<f64>())
+    let max = timings.election_timeout_max;
+    max * 2 + max.mul_f64(rand::thread_rng().r#gen::<f64>())
 }
 
 pub(crate) async fn run<S: ReplicatedState>(raft: Raft<S>, timings: Timings) {
