@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use atrium_cluster::{
-    ApplyContext, Cluster, ClusterConfig, ClusterKey, Member, NodeId, ReplicatedState, Storage, Timings,
+    ApplyContext, Cluster, ClusterConfig, ClusterKey, Member, NodeId, ReplicatedState, Storage,
+    Timings,
 };
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -43,23 +44,24 @@ struct Bench {
 
 impl Bench {
     fn configs(&self) -> Vec<ClusterConfig> {
-        let listeners: Vec<TcpListener> = (0..3).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
+        let listeners: Vec<TcpListener> = (0..3)
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
         let members: Vec<Member> = listeners
             .iter()
             .enumerate()
-            .map(|(i, l)| Member::new(i as NodeId + 1, format!("node{}", i + 1), l.local_addr().expect("addr").to_string()))
+            .map(|(i, l)| {
+                Member::new(
+                    i as NodeId + 1,
+                    format!("node{}", i + 1),
+                    l.local_addr().expect("addr").to_string(),
+                )
+            })
             .collect();
         let key = ClusterKey::from_bytes(vec![0x42; 32]).expect("key");
         members
             .iter()
-            .map(|m| ClusterConfig {
-                node_id: m.id,
-                node_name: m.name.clone(),
-                listen_addr: m.addr.clone(),
-                initial_members: members.clone(),
-                key: key.clone(),
-                timings: Timings::default(),
-            })
+            .map(|m| ClusterConfig::new(m.id, &m.name, &m.addr, members.clone(), key.clone()))
             .collect()
     }
 
@@ -68,7 +70,9 @@ impl Bench {
             Some(dir) => {
                 self.round += 1;
                 let path = dir.path().join(format!("r{}-node{id}.db", self.round));
-                Storage::open(path.to_str().expect("utf-8")).await.expect("sqlite")
+                Storage::open(path.to_str().expect("utf-8"))
+                    .await
+                    .expect("sqlite")
             }
             None => Storage::memory(),
         }
@@ -79,7 +83,9 @@ impl Bench {
         let mut nodes = Vec::new();
         for config in &configs {
             let storage = self.storage(config.node_id).await;
-            let cluster = Cluster::start(config.clone(), Counter(0), storage.clone()).await.expect("start");
+            let cluster = Cluster::start(config.clone(), Counter(0), storage.clone())
+                .await
+                .expect("start");
             nodes.push((Arc::new(cluster), storage));
         }
         (configs, nodes)
@@ -92,7 +98,9 @@ async fn agreed_leader(nodes: &[&Cluster<Counter>]) -> NodeId {
         let statuses: Vec<_> = nodes.iter().map(|n| n.status()).collect();
         if let Some(leader) = statuses[0].leader
             && nodes.iter().any(|n| n.node_id() == leader)
-            && statuses.iter().all(|s| s.leader == Some(leader) && s.quorate)
+            && statuses
+                .iter()
+                .all(|s| s.leader == Some(leader) && s.quorate)
         {
             return leader;
         }
@@ -111,7 +119,10 @@ async fn caught_up(nodes: &[&Cluster<Counter>]) {
         if applied.iter().all(|a| a.is_some() && *a == applied[0]) {
             return;
         }
-        assert!(Instant::now() < deadline, "nodes do not catch up: {applied:?}");
+        assert!(
+            Instant::now() < deadline,
+            "nodes do not catch up: {applied:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -146,7 +157,14 @@ async fn main() {
         sqlite: sqlite.then(|| tempfile::tempdir().expect("tempdir")),
         round: 0,
     };
-    println!("storage: {}", if sqlite { "SQLite (atrium-db)" } else { "memory" });
+    println!(
+        "storage: {}",
+        if sqlite {
+            "SQLite (atrium-db)"
+        } else {
+            "memory"
+        }
+    );
     println!("timings: {:?}", Timings::default());
 
     let mut elections = Vec::new();
@@ -166,11 +184,27 @@ async fn main() {
     let (configs, mut nodes) = bench.start().await;
     let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
     let leader = agreed_leader(&refs).await;
-    let leader_node = nodes.iter().map(|(c, _)| c).find(|c| c.node_id() == leader).expect("leader").clone();
-    let follower_node = nodes.iter().map(|(c, _)| c).find(|c| c.node_id() != leader).expect("follower").clone();
+    let leader_node = nodes
+        .iter()
+        .map(|(c, _)| c)
+        .find(|c| c.node_id() == leader)
+        .expect("leader")
+        .clone();
+    let follower_node = nodes
+        .iter()
+        .map(|(c, _)| c)
+        .find(|c| c.node_id() != leader)
+        .expect("follower")
+        .clone();
     latency(&leader_node, 50).await; // warm up connections
-    summary("commit latency, on the leader", latency(&leader_node, 1000).await);
-    summary("commit latency, from a follower", latency(&follower_node, 1000).await);
+    summary(
+        "commit latency, on the leader",
+        latency(&leader_node, 1000).await,
+    );
+    summary(
+        "commit latency, from a follower",
+        latency(&follower_node, 1000).await,
+    );
     drop(follower_node);
 
     for concurrency in [1usize, 16, 64] {
@@ -202,7 +236,10 @@ async fn main() {
         let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
         let leader = agreed_leader(&refs).await;
         caught_up(&refs).await;
-        let i = nodes.iter().position(|(c, _)| c.node_id() == leader).expect("leader");
+        let i = nodes
+            .iter()
+            .position(|(c, _)| c.node_id() == leader)
+            .expect("leader");
         let (crashed, storage) = nodes.remove(i);
         let start = Instant::now();
         drop(crashed); // abrupt: sockets close, no orderly handover
@@ -215,8 +252,14 @@ async fn main() {
             refs[0].status().term
         );
         failovers.push(elapsed);
-        let config = configs.iter().find(|c| c.node_id == leader).expect("config").clone();
-        let restarted = Cluster::start(config, Counter(0), storage.clone()).await.expect("restart");
+        let config = configs
+            .iter()
+            .find(|c| c.node_id == leader)
+            .expect("config")
+            .clone();
+        let restarted = Cluster::start(config, Counter(0), storage.clone())
+            .await
+            .expect("restart");
         nodes.push((Arc::new(restarted), storage));
     }
     summary("DC failover (leader crash)", failovers);

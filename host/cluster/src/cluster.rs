@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::ClusterConfig;
+use crate::election;
 use crate::error::{ClusterError, Result};
 use crate::forward::{ForwardReply, ForwardRequest, Forwarder};
 use crate::liveness::{self, Liveness};
@@ -24,7 +25,6 @@ use crate::state_machine::{SharedState, StateMachine, read_state};
 use crate::status::{self, ClusterStatus};
 use crate::storage::Storage;
 use crate::types::{NodeId, NodeInfo, Raft};
-use crate::election;
 
 /// A running cluster node. Dropping it stops the node (abruptly, like a crash);
 /// [`shutdown`](Self::shutdown) stops it in order.
@@ -49,9 +49,14 @@ impl<S: ReplicatedState> Cluster<S> {
         config.validate()?;
         let id = config.node_id;
         let timings = config.timings.clone();
-        let raft_config = Arc::new(timings.raft_config()?);
+        let raft_config = Arc::new(config.raft_config()?);
         let identity = Identity::new(config.node_name.clone(), Some(id))?;
-        let listener = Listener::bind(config.listen_addr.as_str(), config.key.clone(), identity.clone()).await?;
+        let listener = Listener::bind(
+            config.listen_addr.as_str(),
+            config.key.clone(),
+            identity.clone(),
+        )
+        .await?;
         let peers = Arc::new(Peers::new(config.key.clone(), identity));
 
         let state_machine = StateMachine::open(state, storage.clone()).await?;
@@ -78,8 +83,20 @@ impl<S: ReplicatedState> Cluster<S> {
             let service = Arc::clone(&service);
             async move { service.handle(request).await }
         }));
-        tasks.spawn(status::run(id, raft.metrics(), Arc::clone(&liveness), status_tx, timings.heartbeat));
-        tasks.spawn(liveness::run_beats(id, raft.clone(), Arc::clone(&peers), liveness, timings.heartbeat));
+        tasks.spawn(status::run(
+            id,
+            raft.metrics(),
+            Arc::clone(&liveness),
+            status_tx,
+            timings.heartbeat,
+        ));
+        tasks.spawn(liveness::run_beats(
+            id,
+            raft.clone(),
+            Arc::clone(&peers),
+            liveness,
+            timings.heartbeat,
+        ));
         tasks.spawn(election::run(raft.clone(), timings.clone()));
 
         let forwarder = Arc::new(Forwarder {
@@ -116,8 +133,11 @@ impl<S: ReplicatedState> Cluster<S> {
         if initialized {
             return Ok(());
         }
-        let members: BTreeMap<NodeId, NodeInfo> =
-            config.initial_members.iter().map(|m| (m.id, m.info())).collect();
+        let members: BTreeMap<NodeId, NodeInfo> = config
+            .initial_members
+            .iter()
+            .map(|m| (m.id, m.info()))
+            .collect();
         tracing::info!(node = self.id, voters = ?members.keys().collect::<Vec<_>>(), "initialising a new cluster");
         match self.raft.initialize(members).await {
             Ok(()) | Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),
@@ -137,34 +157,52 @@ impl<S: ReplicatedState> Cluster<S> {
     pub async fn propose(&self, command: S::Command) -> Result<S::Response> {
         match self.submit(ForwardRequest::Propose(command)).await? {
             ForwardReply::Applied(response) => Ok(response),
-            ForwardReply::MembershipChanged => Err(ClusterError::Raft("a proposal was answered as a membership change".into())),
+            ForwardReply::MembershipChanged => Err(ClusterError::Raft(
+                "a proposal was answered as a membership change".into(),
+            )),
         }
     }
 
     /// Adds a voter: first as a learner that catches up, then through joint consensus.
-    pub async fn add_member(&self, id: NodeId, name: impl Into<String>, addr: impl Into<String>) -> Result<()> {
+    pub async fn add_member(
+        &self,
+        id: NodeId,
+        name: impl Into<String>,
+        addr: impl Into<String>,
+    ) -> Result<()> {
         let node = NodeInfo {
             name: name.into(),
             addr: addr.into(),
         };
-        self.submit(ForwardRequest::AddMember { id, node }).await.map(drop)
+        self.submit(ForwardRequest::AddMember { id, node })
+            .await
+            .map(drop)
     }
 
     /// Removes a voter (through joint consensus) or a learner.
     pub async fn remove_member(&self, id: NodeId) -> Result<()> {
-        self.submit(ForwardRequest::RemoveMember { id }).await.map(drop)
+        self.submit(ForwardRequest::RemoveMember { id })
+            .await
+            .map(drop)
     }
 
-    async fn submit(&self, request: ForwardRequest<S::Command>) -> Result<ForwardReply<S::Response>> {
+    async fn submit(
+        &self,
+        request: ForwardRequest<S::Command>,
+    ) -> Result<ForwardReply<S::Response>> {
         let forwarder = Arc::clone(&self.forwarder);
-        self.on_node_runtime(async move { forwarder.submit(request).await }).await
+        self.on_node_runtime(async move { forwarder.submit(request).await })
+            .await
     }
 
     async fn on_node_runtime<T: Send + 'static>(
         &self,
         work: impl Future<Output = Result<T>> + Send + 'static,
     ) -> Result<T> {
-        self.runtime.spawn(work).await.map_err(|_| ClusterError::ShutDown)?
+        self.runtime
+            .spawn(work)
+            .await
+            .map_err(|_| ClusterError::ShutDown)?
     }
 
     /// Reads the local state: everything applied on this node so far (possibly behind the
@@ -189,7 +227,11 @@ impl<S: ReplicatedState> Cluster<S> {
         self.stopped = true;
         let raft = self.raft.clone();
         let result = self
-            .on_node_runtime(async move { raft.shutdown().await.map_err(|e| ClusterError::Raft(e.to_string())) })
+            .on_node_runtime(async move {
+                raft.shutdown()
+                    .await
+                    .map_err(|e| ClusterError::Raft(e.to_string()))
+            })
             .await;
         self.tasks.shutdown().await;
         result

@@ -99,26 +99,29 @@ impl Timings {
         }
         Ok(())
     }
-
-    pub(crate) fn raft_config(&self) -> Result<openraft::Config, ClusterError> {
-        let config = openraft::Config {
-            cluster_name: "atrium".into(),
-            heartbeat_interval: millis(self.heartbeat),
-            election_timeout_min: millis(self.election_timeout_min),
-            election_timeout_max: millis(self.election_timeout_max),
-            // Snapshot chunks travel as JSON arrays of numbers (about 4 bytes per byte); keep
-            // each well under the transport's 16 MiB frame limit.
-            snapshot_max_chunk_size: 1024 * 1024,
-            ..openraft::Config::default()
-        };
-        config
-            .validate()
-            .map_err(|e| ClusterError::InvalidConfig(e.to_string()))
-    }
 }
 
 fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// When the state is snapshotted and the log before the snapshot dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotPolicy {
+    /// Build a snapshot after this many log entries since the last one.
+    pub every: u64,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower still catches up
+    /// from the log instead of receiving the whole snapshot.
+    pub keep: u64,
+}
+
+impl Default for SnapshotPolicy {
+    fn default() -> Self {
+        Self {
+            every: 5000,
+            keep: 1000,
+        }
+    }
 }
 
 /// Everything a node needs to start.
@@ -134,11 +137,57 @@ pub struct ClusterConfig {
     pub initial_members: Vec<Member>,
     pub key: ClusterKey,
     pub timings: Timings,
+    pub snapshots: SnapshotPolicy,
 }
 
 impl ClusterConfig {
+    /// A configuration with the default timings and snapshot policy.
+    pub fn new(
+        node_id: NodeId,
+        node_name: impl Into<String>,
+        listen_addr: impl Into<String>,
+        initial_members: Vec<Member>,
+        key: ClusterKey,
+    ) -> Self {
+        Self {
+            node_id,
+            node_name: node_name.into(),
+            listen_addr: listen_addr.into(),
+            initial_members,
+            key,
+            timings: Timings::default(),
+            snapshots: SnapshotPolicy::default(),
+        }
+    }
+
+    pub(crate) fn raft_config(&self) -> Result<openraft::Config, ClusterError> {
+        let t = &self.timings;
+        let config = openraft::Config {
+            cluster_name: "atrium".into(),
+            heartbeat_interval: millis(t.heartbeat),
+            election_timeout_min: millis(t.election_timeout_min),
+            election_timeout_max: millis(t.election_timeout_max),
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(self.snapshots.every),
+            max_in_snapshot_log_to_keep: self.snapshots.keep,
+            // A follower further behind than this gets the snapshot instead of the log.
+            replication_lag_threshold: self.snapshots.every,
+            // Snapshot chunks travel as JSON arrays of numbers (about 4 bytes per byte); keep
+            // each well under the transport's 16 MiB frame limit.
+            snapshot_max_chunk_size: 1024 * 1024,
+            ..openraft::Config::default()
+        };
+        config
+            .validate()
+            .map_err(|e| ClusterError::InvalidConfig(e.to_string()))
+    }
+
     pub(crate) fn validate(&self) -> Result<(), ClusterError> {
         self.timings.validate()?;
+        if self.snapshots.every == 0 {
+            return Err(ClusterError::InvalidConfig(
+                "snapshots.every must be positive".into(),
+            ));
+        }
         let mut ids: Vec<NodeId> = self.initial_members.iter().map(|m| m.id).collect();
         ids.sort_unstable();
         if ids.windows(2).any(|w| w[0] == w[1]) {

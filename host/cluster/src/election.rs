@@ -33,7 +33,11 @@ pub(crate) async fn run<S: ReplicatedState>(raft: Raft<S>, timings: Timings) {
         tick.tick().await;
         let electable = {
             let m = metrics.borrow();
-            m.current_leader.is_none() && m.membership_config.membership().voter_ids().any(|v| v == m.id)
+            m.current_leader.is_none()
+                && m.membership_config
+                    .membership()
+                    .voter_ids()
+                    .any(|v| v == m.id)
         };
         if !electable {
             leaderless_since = None;

@@ -23,7 +23,9 @@ pub enum ClusterError {
     #[error("leader {leader} did not answer within {waited:?}; the request may still be committed")]
     Timeout { leader: NodeId, waited: Duration },
     /// The connection to the leader broke after the request was sent: it may be committed.
-    #[error("connection to leader {leader} lost mid-request; the request may still be committed: {reason}")]
+    #[error(
+        "connection to leader {leader} lost mid-request; the request may still be committed: {reason}"
+    )]
     Indeterminate { leader: NodeId, reason: String },
     #[error("membership change refused: {0}")]
     Membership(String),

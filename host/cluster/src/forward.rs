@@ -49,9 +49,9 @@ type WriteError = RaftError<NodeId, ClientWriteError<NodeId, NodeInfo>>;
 impl From<WriteError> for ForwardError {
     fn from(e: WriteError) -> Self {
         match e {
-            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => {
-                ForwardError::NotLeader { leader: f.leader_id }
-            }
+            RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => ForwardError::NotLeader {
+                leader: f.leader_id,
+            },
             RaftError::APIError(ClientWriteError::ChangeMembershipError(c)) => {
                 ForwardError::Membership(c.to_string())
             }
@@ -143,17 +143,26 @@ impl<S: ReplicatedState> Forwarder<S> {
                     (leader, s.members.get(&leader).map(|n| n.addr.clone()))
                 }
                 Ok(Err(_)) => return Err(ClusterError::ShutDown),
-                Err(_) => return Err(ClusterError::NoQuorum { waited: start.elapsed() }),
+                Err(_) => {
+                    return Err(ClusterError::NoQuorum {
+                        waited: start.elapsed(),
+                    });
+                }
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
             let outcome = if leader == self.me {
                 execute(&self.raft, request.clone(), remaining).await
             } else {
                 let Some(addr) = leader_addr else {
-                    return Err(ClusterError::Raft(format!("leader {leader} has no address in the membership")));
+                    return Err(ClusterError::Raft(format!(
+                        "leader {leader} has no address in the membership"
+                    )));
                 };
                 let client = self.peers.client(leader, &addr);
-                match client.call(Request::Forward(request.clone()), remaining).await {
+                match client
+                    .call(Request::Forward(request.clone()), remaining)
+                    .await
+                {
                     Ok(Reply::Forward(result)) => result,
                     Ok(other) => {
                         return Err(ClusterError::Raft(format!(
@@ -166,10 +175,16 @@ impl<S: ReplicatedState> Forwarder<S> {
                         Err(ForwardError::NotLeader { leader: None })
                     }
                     Err(CallError::Timeout(_)) => {
-                        return Err(ClusterError::Timeout { leader, waited: start.elapsed() });
+                        return Err(ClusterError::Timeout {
+                            leader,
+                            waited: start.elapsed(),
+                        });
                     }
                     Err(e @ CallError::Closed) => {
-                        return Err(ClusterError::Indeterminate { leader, reason: e.to_string() });
+                        return Err(ClusterError::Indeterminate {
+                            leader,
+                            reason: e.to_string(),
+                        });
                     }
                 }
             };
@@ -178,14 +193,21 @@ impl<S: ReplicatedState> Forwarder<S> {
                 Err(ForwardError::NotLeader { .. }) => {
                     let pause = Instant::now() + self.retry_pause;
                     if pause >= deadline {
-                        return Err(ClusterError::NoQuorum { waited: start.elapsed() });
+                        return Err(ClusterError::NoQuorum {
+                            waited: start.elapsed(),
+                        });
                     }
                     sleep_until(pause).await;
                 }
                 Err(ForwardError::Timeout(_)) => {
-                    return Err(ClusterError::Timeout { leader, waited: start.elapsed() });
+                    return Err(ClusterError::Timeout {
+                        leader,
+                        waited: start.elapsed(),
+                    });
                 }
-                Err(ForwardError::Membership(reason)) => return Err(ClusterError::Membership(reason)),
+                Err(ForwardError::Membership(reason)) => {
+                    return Err(ClusterError::Membership(reason));
+                }
                 Err(ForwardError::Raft(reason)) => return Err(ClusterError::Raft(reason)),
             }
         }

@@ -2,7 +2,7 @@
 //! carried over atrium-transport.
 //!
 //! ```text
-//! config        ClusterConfig, Member, Timings (defaults, validation, openraft config)
+//! config        ClusterConfig, Member, Timings, SnapshotPolicy (defaults, validation)
 //! state         ReplicatedState (the application's state machine), ApplyContext
 //! types         openraft TypeConfig<S>, NodeId, NodeInfo
 //! storage       Storage: in memory or atrium-db (SQLite / PostgreSQL)
@@ -19,6 +19,10 @@
 //! cluster       Cluster: the handle tying it together
 //! error         ClusterError
 //! ```
+
+// openraft's traits fix the error types of storage and network calls (StorageError is over
+// 200 bytes); boxing them is not ours to choose.
+#![allow(clippy::result_large_err)]
 
 mod cluster;
 mod config;
@@ -39,7 +43,7 @@ mod types;
 
 pub use atrium_transport::ClusterKey;
 pub use cluster::Cluster;
-pub use config::{ClusterConfig, Member, Timings};
+pub use config::{ClusterConfig, Member, SnapshotPolicy, Timings};
 pub use error::{ClusterError, Result};
 pub use liveness::NodeLiveness;
 pub use state::{ApplyContext, ReplicatedState};

@@ -105,7 +105,9 @@ impl Liveness {
                 .nodes
                 .iter()
                 .map(|(&id, l)| {
-                    let ago = l.last_seen.map(|t| now.saturating_duration_since(t).as_millis() as u64);
+                    let ago = l
+                        .last_seen
+                        .map(|t| now.saturating_duration_since(t).as_millis() as u64);
                     (id, l.alive, ago)
                 })
                 .collect(),
@@ -149,13 +151,20 @@ impl Liveness {
             };
             let membership = metrics.membership_config.membership();
             let quorate = membership.get_joint_config().iter().all(|voters| {
-                let heard = voters.iter().filter(|&&v| now - last(v) <= self.lease).count();
+                let heard = voters
+                    .iter()
+                    .filter(|&&v| now - last(v) <= self.lease)
+                    .count();
                 heard * 2 > voters.len()
             });
             let nodes = membership
                 .nodes()
                 .map(|(&id, _)| {
-                    let last_seen = if id == self.me { Some(now) } else { inner.heard.get(&id).copied() };
+                    let last_seen = if id == self.me {
+                        Some(now)
+                    } else {
+                        inner.heard.get(&id).copied()
+                    };
                     let alive = now - last(id) <= self.node_lost;
                     (id, NodeLiveness { alive, last_seen })
                 })
@@ -171,7 +180,13 @@ impl Liveness {
                         .map(|(&id, l)| {
                             // A stale view says nothing about whether others are still alive.
                             let alive = id == self.me || (l.alive && fresh);
-                            (id, NodeLiveness { alive, last_seen: l.last_seen })
+                            (
+                                id,
+                                NodeLiveness {
+                                    alive,
+                                    last_seen: l.last_seen,
+                                },
+                            )
                         })
                         .collect();
                     View {
@@ -205,14 +220,28 @@ pub(crate) async fn run_beats<S: ReplicatedState>(
             let m = metrics.borrow();
             m.current_leader
                 .filter(|&leader| leader != me)
-                .and_then(|leader| m.membership_config.membership().get_node(&leader).map(|n| (leader, n.addr.clone())))
+                .and_then(|leader| {
+                    m.membership_config
+                        .membership()
+                        .get_node(&leader)
+                        .map(|n| (leader, n.addr.clone()))
+                })
         };
-        let Some((leader, addr)) = target else { continue };
+        let Some((leader, addr)) = target else {
+            continue;
+        };
         let client = peers.client(leader, &addr);
         // One heartbeat interval per beat: a late answer is as good as none.
-        match client.call(Request::Lease(LeaseBeat { from: me }), heartbeat).await {
+        match client
+            .call(Request::Lease(LeaseBeat { from: me }), heartbeat)
+            .await
+        {
             Ok(Reply::Lease(ack)) => liveness.on_ack(ack),
-            Ok(other) => tracing::warn!(leader, reply = other.kind(), "unexpected reply to a lease heartbeat"),
+            Ok(other) => tracing::warn!(
+                leader,
+                reply = other.kind(),
+                "unexpected reply to a lease heartbeat"
+            ),
             Err(error) => tracing::debug!(leader, %error, "lease heartbeat failed"),
         }
     }

@@ -58,7 +58,8 @@ impl<S: ReplicatedState> RaftLogReader<TypeConfig<S>> for LogStore<S> {
             .map_err(|e| StorageIOError::read_logs(&e))?;
         rows.iter()
             .map(|row| {
-                serde_json::from_slice(&row.payload).map_err(|e| StorageIOError::read_logs(&e).into())
+                serde_json::from_slice(&row.payload)
+                    .map_err(|e| StorageIOError::read_logs(&e).into())
             })
             .collect()
     }
@@ -86,10 +87,12 @@ impl<S: ReplicatedState> RaftLogStorage<TypeConfig<S>> for LogStore<S> {
     async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
         // openraft only saves votes cast for a node; a vote for nobody has nothing to keep.
         let Some(node_id) = vote.leader_id.voted_for else {
-            return Err(StorageIOError::write_vote(&openraft::AnyError::error(format!(
-                "vote {vote} names no node"
-            )))
-            .into());
+            return Err(
+                StorageIOError::write_vote(openraft::AnyError::error(format!(
+                    "vote {vote} names no node"
+                )))
+                .into(),
+            );
         };
         let db_vote = atrium_db::Vote {
             term: vote.leader_id.term,
@@ -135,7 +138,11 @@ impl<S: ReplicatedState> RaftLogStorage<TypeConfig<S>> for LogStore<S> {
         Ok(committed.map(from_db_log_id))
     }
 
-    async fn append<I>(&mut self, entries: I, callback: LogFlushed<TypeConfig<S>>) -> Result<(), StorageError>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig<S>>,
+    ) -> Result<(), StorageError>
     where
         I: IntoIterator<Item = Entry<S>> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -146,7 +153,8 @@ impl<S: ReplicatedState> RaftLogStorage<TypeConfig<S>> for LogStore<S> {
                 Ok(atrium_db::LogEntry {
                     index: entry.log_id.index,
                     term: entry.log_id.leader_id.term,
-                    payload: serde_json::to_vec(&entry).map_err(|e| StorageIOError::write_logs(&e))?,
+                    payload: serde_json::to_vec(&entry)
+                        .map_err(|e| StorageIOError::write_logs(&e))?,
                 })
             })
             .collect::<Result<Vec<_>, StorageError>>()?;
@@ -215,15 +223,17 @@ mod tests {
     }
 
     fn setup_error(e: impl std::fmt::Display) -> StorageError {
-        StorageIOError::write(&openraft::AnyError::error(e)).into()
+        StorageIOError::write(openraft::AnyError::error(e)).into()
     }
 
-    impl StoreBuilder<TypeConfig<Counter>, LogStore<Counter>, StateMachine<Counter>, Option<TempDir>>
+    impl
+        StoreBuilder<TypeConfig<Counter>, LogStore<Counter>, StateMachine<Counter>, Option<TempDir>>
         for Builder
     {
         async fn build(
             &self,
-        ) -> Result<(Option<TempDir>, LogStore<Counter>, StateMachine<Counter>), StorageError> {
+        ) -> Result<(Option<TempDir>, LogStore<Counter>, StateMachine<Counter>), StorageError>
+        {
             let (dir, storage) = if self.sqlite {
                 let dir = tempfile::tempdir().map_err(setup_error)?;
                 let path = dir.path().join("raft.db");

@@ -46,7 +46,8 @@ pub(crate) struct PeerNetwork<S: ReplicatedState> {
     client: Arc<PeerClient<S>>,
 }
 
-type RpcResult<T, E = openraft::error::Infallible> = Result<T, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>>;
+type RpcResult<T, E = openraft::error::Infallible> =
+    Result<T, RPCError<NodeId, NodeInfo, RaftError<NodeId, E>>>;
 
 impl<S: ReplicatedState> PeerNetwork<S> {
     async fn call<T, E: std::error::Error>(
@@ -54,26 +55,33 @@ impl<S: ReplicatedState> PeerNetwork<S> {
         action: RPCTypes,
         request: Request<S>,
         timeout: Duration,
-        unpack: impl FnOnce(Reply<S>) -> Result<Result<T, RaftError<NodeId, E>>, Reply<S>>,
+        unpack: impl FnOnce(Reply<S>) -> Result<Result<T, RaftError<NodeId, E>>, &'static str>,
     ) -> RpcResult<T, E> {
-        let reply = self.client.call(request, timeout).await.map_err(|e| match e {
-            // openraft backs off before retrying an unreachable peer instead of spinning.
-            CallError::NotSent(_) => RPCError::Unreachable(Unreachable::new(&e)),
-            CallError::Timeout(_) => RPCError::Timeout(Timeout {
-                action,
-                id: self.me,
-                target: self.target,
-                timeout,
-            }),
-            CallError::Closed => RPCError::Network(NetworkError::new(&e)),
-        })?;
+        let reply = self
+            .client
+            .call(request, timeout)
+            .await
+            .map_err(|e| match e {
+                // openraft backs off before retrying an unreachable peer instead of spinning.
+                CallError::NotSent(_) => RPCError::Unreachable(Unreachable::new(&e)),
+                CallError::Timeout(_) => RPCError::Timeout(Timeout {
+                    action,
+                    id: self.me,
+                    target: self.target,
+                    timeout,
+                }),
+                CallError::Closed => RPCError::Network(NetworkError::new(&e)),
+            })?;
         match unpack(reply) {
-            Ok(result) => result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e))),
-            Err(other) => Err(RPCError::Network(NetworkError::new(&openraft::AnyError::error(format!(
-                "peer {} answered a {action:?} request with a {} reply",
-                self.target,
-                other.kind()
-            ))))),
+            Ok(result) => {
+                result.map_err(|e| RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            Err(kind) => Err(RPCError::Network(NetworkError::new(
+                &openraft::AnyError::error(format!(
+                    "peer {} answered a {action:?} request with a {kind} reply",
+                    self.target
+                )),
+            ))),
         }
     }
 }
@@ -84,10 +92,15 @@ impl<S: ReplicatedState> RaftNetwork<TypeConfig<S>> for PeerNetwork<S> {
         rpc: AppendEntriesRequest<TypeConfig<S>>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
-        self.call(RPCTypes::AppendEntries, Request::AppendEntries(rpc), option.hard_ttl(), |r| match r {
-            Reply::AppendEntries(result) => Ok(result),
-            other => Err(other),
-        })
+        self.call(
+            RPCTypes::AppendEntries,
+            Request::AppendEntries(rpc),
+            option.hard_ttl(),
+            |r| match r {
+                Reply::AppendEntries(result) => Ok(result),
+                other => Err(other.kind()),
+            },
+        )
         .await
     }
 
@@ -96,20 +109,32 @@ impl<S: ReplicatedState> RaftNetwork<TypeConfig<S>> for PeerNetwork<S> {
         rpc: InstallSnapshotRequest<TypeConfig<S>>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
-        self.call(RPCTypes::InstallSnapshot, Request::InstallSnapshot(rpc), option.hard_ttl(), |r| {
-            match r {
+        self.call(
+            RPCTypes::InstallSnapshot,
+            Request::InstallSnapshot(rpc),
+            option.hard_ttl(),
+            |r| match r {
                 Reply::InstallSnapshot(result) => Ok(result),
-                other => Err(other),
-            }
-        })
+                other => Err(other.kind()),
+            },
+        )
         .await
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<NodeId>, option: RPCOption) -> RpcResult<VoteResponse<NodeId>> {
-        self.call(RPCTypes::Vote, Request::Vote(rpc), option.hard_ttl(), |r| match r {
-            Reply::Vote(result) => Ok(result),
-            other => Err(other),
-        })
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> RpcResult<VoteResponse<NodeId>> {
+        self.call(
+            RPCTypes::Vote,
+            Request::Vote(rpc),
+            option.hard_ttl(),
+            |r| match r {
+                Reply::Vote(result) => Ok(result),
+                other => Err(other.kind()),
+            },
+        )
         .await
     }
 }

@@ -32,7 +32,9 @@ pub(crate) enum Request<S: ReplicatedState> {
 pub(crate) enum Reply<S: ReplicatedState> {
     AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
     Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
-    InstallSnapshot(Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>),
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
     Forward(Result<ForwardReply<S::Response>, ForwardError>),
     Lease(LeaseAck),
 }

@@ -90,9 +90,17 @@ where
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         lock(&link.pending).insert(id, tx);
-        if link.outgoing.send(Envelope { id, body: request }).await.is_err() {
+        if link
+            .outgoing
+            .send(Envelope { id, body: request })
+            .await
+            .is_err()
+        {
             lock(&link.pending).remove(&id);
-            return Err(CallError::NotSent(format!("connection to {} closed", self.addr)));
+            return Err(CallError::NotSent(format!(
+                "connection to {} closed",
+                self.addr
+            )));
         }
         match timeout_at(deadline, rx).await {
             Ok(Ok(reply)) => Ok(reply),

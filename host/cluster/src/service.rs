@@ -18,9 +18,13 @@ pub(crate) struct Service<S: ReplicatedState> {
 impl<S: ReplicatedState> Service<S> {
     pub(crate) async fn handle(&self, request: Request<S>) -> Reply<S> {
         match request {
-            Request::AppendEntries(rpc) => Reply::AppendEntries(self.raft.append_entries(rpc).await),
+            Request::AppendEntries(rpc) => {
+                Reply::AppendEntries(self.raft.append_entries(rpc).await)
+            }
             Request::Vote(rpc) => Reply::Vote(self.raft.vote(rpc).await),
-            Request::InstallSnapshot(rpc) => Reply::InstallSnapshot(self.raft.install_snapshot(rpc).await),
+            Request::InstallSnapshot(rpc) => {
+                Reply::InstallSnapshot(self.raft.install_snapshot(rpc).await)
+            }
             Request::Forward(request) => {
                 Reply::Forward(forward::execute(&self.raft, request, self.request_timeout).await)
             }

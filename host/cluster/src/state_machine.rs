@@ -65,8 +65,8 @@ impl<S: ReplicatedState> StateMachine<S> {
 }
 
 fn to_db_snapshot(meta: &SnapshotMeta, data: Vec<u8>) -> Result<atrium_db::Snapshot, StorageError> {
-    let meta_json =
-        serde_json::to_value(meta).map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
+    let meta_json = serde_json::to_value(meta)
+        .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e))?;
     Ok(atrium_db::Snapshot {
         meta: meta_json,
         data,
@@ -150,7 +150,9 @@ impl<S: ReplicatedState> RaftStateMachine<TypeConfig<S>> for StateMachine<S> {
             .map_err(|e| StorageIOError::write_snapshot(Some(meta.signature()), &e).into())
     }
 
-    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig<S>>>, StorageError> {
+    async fn get_current_snapshot(
+        &mut self,
+    ) -> Result<Option<Snapshot<TypeConfig<S>>>, StorageError> {
         let Some(stored) = self
             .storage
             .snapshot()
@@ -159,8 +161,8 @@ impl<S: ReplicatedState> RaftStateMachine<TypeConfig<S>> for StateMachine<S> {
         else {
             return Ok(None);
         };
-        let meta: SnapshotMeta =
-            serde_json::from_value(stored.meta).map_err(|e| StorageIOError::read_snapshot(None, &e))?;
+        let meta: SnapshotMeta = serde_json::from_value(stored.meta)
+            .map_err(|e| StorageIOError::read_snapshot(None, &e))?;
         Ok(Some(Snapshot {
             meta,
             snapshot: Box::new(Cursor::new(stored.data)),

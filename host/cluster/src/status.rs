@@ -56,7 +56,12 @@ impl ClusterStatus {
     /// Equal but for the `last_seen` timestamps, which move on every heartbeat; watchers are
     /// only woken when something else changes.
     fn same_except_timestamps(&self, other: &Self) -> bool {
-        let alive = |s: &Self| s.node_liveness.iter().map(|(&id, l)| (id, l.alive)).collect::<Vec<_>>();
+        let alive = |s: &Self| {
+            s.node_liveness
+                .iter()
+                .map(|(&id, l)| (id, l.alive))
+                .collect::<Vec<_>>()
+        };
         self.leader == other.leader
             && self.term == other.term
             && self.i_am_leader == other.i_am_leader

@@ -93,10 +93,7 @@ impl Storage {
         }
     }
 
-    pub(crate) async fn entries(
-        &self,
-        range: impl RangeBounds<u64>,
-    ) -> Result<Vec<LogEntry>> {
+    pub(crate) async fn entries(&self, range: impl RangeBounds<u64>) -> Result<Vec<LogEntry>> {
         match &self.0 {
             Backend::Memory(m) => Ok(Self::memory_guard(m)
                 .log

@@ -2,14 +2,12 @@
 //! OS thread, so a node can be paused (its thread blocked, sockets left open, like SIGSTOP)
 //! or crashed (its runtime dropped, every socket closed) independently of the others.
 
-#![allow(dead_code)] // each test uses part of the harness
-
 use std::net::TcpListener;
 use std::time::Duration;
 
 use atrium_cluster::{
-    ApplyContext, Cluster, ClusterConfig, ClusterKey, ClusterStatus, Member, NodeId, ReplicatedState,
-    Storage, Timings,
+    ApplyContext, Cluster, ClusterConfig, ClusterKey, ClusterStatus, Member, NodeId,
+    ReplicatedState, SnapshotPolicy, Storage, Timings,
 };
 use serde::{Deserialize, Serialize};
 use tokio::runtime::Handle;
@@ -59,13 +57,21 @@ pub fn wrong_key() -> ClusterKey {
 
 /// Distinct free loopback ports (held together while choosing, so they differ).
 pub fn free_addrs(n: usize) -> Vec<String> {
-    let listeners: Vec<TcpListener> =
-        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind")).collect();
-    listeners.iter().map(|l| l.local_addr().expect("addr").to_string()).collect()
+    let listeners: Vec<TcpListener> = (0..n)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("addr").to_string())
+        .collect()
 }
 
 /// Configurations for an `n`-node cluster with ids 1..=n.
 pub fn configs(n: usize, timings: Timings) -> Vec<ClusterConfig> {
+    configs_with(n, timings, SnapshotPolicy::default())
+}
+
+pub fn configs_with(n: usize, timings: Timings, snapshots: SnapshotPolicy) -> Vec<ClusterConfig> {
     let addrs = free_addrs(n);
     let members: Vec<Member> = addrs
         .iter()
@@ -75,12 +81,9 @@ pub fn configs(n: usize, timings: Timings) -> Vec<ClusterConfig> {
     members
         .iter()
         .map(|m| ClusterConfig {
-            node_id: m.id,
-            node_name: m.name.clone(),
-            listen_addr: m.addr.clone(),
-            initial_members: members.clone(),
-            key: key(),
             timings: timings.clone(),
+            snapshots,
+            ..ClusterConfig::new(m.id, &m.name, &m.addr, members.clone(), key())
         })
         .collect()
 }
@@ -114,7 +117,11 @@ impl TestNode {
             .expect("spawn node thread");
         let runtime = handle_rx.await.expect("node runtime");
         let cluster = runtime
-            .spawn(Cluster::start(config.clone(), Journal::default(), storage.clone()))
+            .spawn(Cluster::start(
+                config.clone(),
+                Journal::default(),
+                storage.clone(),
+            ))
             .await
             .expect("start task")
             .unwrap_or_else(|e| panic!("node {} failed to start: {e}", config.node_id));
@@ -176,7 +183,11 @@ impl TestNode {
         match timeout(limit, watch.wait_for(pred)).await {
             Ok(Ok(status)) => status.clone(),
             Ok(Err(_)) => panic!("node {}: status channel closed waiting for {what}", self.id),
-            Err(_) => panic!("node {}: no {what} within {limit:?}; status: {:?}", self.id, self.status()),
+            Err(_) => panic!(
+                "node {}: no {what} within {limit:?}; status: {:?}",
+                self.id,
+                self.status()
+            ),
         }
     }
 }
@@ -202,7 +213,9 @@ pub async fn agreed_leader(nodes: &[&TestNode], limit: Duration) -> NodeId {
         let statuses: Vec<ClusterStatus> = nodes.iter().map(|n| n.status()).collect();
         if let Some(leader) = statuses[0].leader
             && ids.contains(&leader)
-            && statuses.iter().all(|s| s.leader == Some(leader) && s.quorate)
+            && statuses
+                .iter()
+                .all(|s| s.leader == Some(leader) && s.quorate)
         {
             return leader;
         }
@@ -224,7 +237,7 @@ pub async fn all_applied(nodes: &[&TestNode], index: u64, limit: Duration) {
     }
 }
 
-pub fn by_id<'a>(nodes: &'a [TestNode], id: NodeId) -> &'a TestNode {
+pub fn by_id(nodes: &[TestNode], id: NodeId) -> &TestNode {
     nodes.iter().find(|n| n.id == id).expect("node id")
 }
 
