@@ -25,14 +25,35 @@ fn lines(head: String, parts: Vec<String>) -> String {
 }
 
 /// Quotes a word when the lexer would otherwise split or reinterpret it.
+/// As in `crm configure show`, nvpair values other than plain words (letters, digits,
+/// `.`, `-`, `_`) are double-quoted.
 fn quote(value: &str) -> String {
+    let plain = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if plain {
+        value.to_string()
+    } else {
+        quoted(value)
+    }
+}
+
+/// Rule values are quoted only when the lexer would split or reinterpret them
+/// (crmsh's rule parser does not take quoted values with spaces).
+fn quote_word(value: &str) -> String {
     let plain = !value.is_empty()
         && !value
             .chars()
             .any(|c| c.is_whitespace() || matches!(c, '"' | '\'' | '\\' | '¥'));
     if plain {
-        return value.to_string();
+        value.to_string()
+    } else {
+        quoted(value)
     }
+}
+
+fn quoted(value: &str) -> String {
     let mut s = String::from("\"");
     for c in value.chars() {
         if c == '"' || c == '\\' {
@@ -44,12 +65,18 @@ fn quote(value: &str) -> String {
     s
 }
 
-fn pair(p: &Nvpair) -> String {
-    format!("{}={}", p.name, quote(&p.value))
+/// crmsh shows INFINITY as `inf` (`parse` reads it back as INFINITY).
+fn show_score(score: &str) -> String {
+    match score {
+        "INFINITY" => "inf".into(),
+        "+INFINITY" => "+inf".into(),
+        "-INFINITY" => "-inf".into(),
+        other => other.into(),
+    }
 }
 
-fn pairs(ps: &[Nvpair]) -> String {
-    ps.iter().map(pair).collect::<Vec<_>>().join(" ")
+fn pair(p: &Nvpair) -> String {
+    format!("{}={}", p.name, quote(&p.value))
 }
 
 fn set(keyword: &str, s: &AttrSet) -> String {
@@ -88,9 +115,11 @@ fn statement(st: &Statement) -> String {
             )
         }
         Statement::Primitive(p) => {
-            let agent = match &p.agent.provider {
-                Some(provider) => format!("{}:{}:{}", p.agent.class, provider, p.agent.kind),
-                None => format!("{}:{}", p.agent.class, p.agent.kind),
+            // crmsh shows ocf:heartbeat agents by type alone, which parses back the same.
+            let agent = match (p.agent.class.as_str(), p.agent.provider.as_deref()) {
+                ("ocf", Some("heartbeat")) if !p.agent.kind.contains(':') => p.agent.kind.clone(),
+                (class, Some(provider)) => format!("{class}:{provider}:{}", p.agent.kind),
+                (class, None) => format!("{class}:{}", p.agent.kind),
             };
             let mut parts: Vec<String> = p
                 .sets
@@ -143,12 +172,19 @@ fn statement(st: &Statement) -> String {
                 head.push_str(&format!(" resource-discovery={d}"));
             }
             match &l.target {
-                LocationTarget::Node { score, node } => format!("{head} {score}: {node}"),
+                LocationTarget::Node { score, node } => {
+                    format!("{head} {}: {node}", show_score(score))
+                }
                 LocationTarget::Rules(rules) => lines(head, rules.iter().map(rule).collect()),
             }
         }
         Statement::Colocation(c) => {
-            let mut s = format!("colocation {} {}: {}", c.id, c.score, members(&c.members));
+            let mut s = format!(
+                "colocation {} {}: {}",
+                c.id,
+                show_score(&c.score),
+                members(&c.members)
+            );
             if let Some(a) = &c.node_attribute {
                 s.push_str(&format!(" node-attribute={a}"));
             }
@@ -161,25 +197,22 @@ fn statement(st: &Statement) -> String {
             }
             s
         }
-        Statement::Property(p) => {
-            let head = match &p.id {
-                Some(id) => format!("property $id={id}"),
-                None => "property".to_string(),
-            };
-            lines(head, p.pairs.iter().map(pair).collect())
-        }
-        Statement::RscDefaults(d) | Statement::OpDefaults(d) => {
-            let keyword = if matches!(st, Statement::RscDefaults(_)) {
-                "rsc_defaults"
-            } else {
-                "op_defaults"
-            };
-            let mut words = vec![keyword.to_string()];
-            words.extend(d.id.as_ref().map(|id| format!("$id={id}")));
-            words.push(pairs(&d.pairs));
-            words.retain(|w| !w.is_empty());
-            words.join(" ")
-        }
+        // crmsh names these sets (`ID:`) even when the id is the default one.
+        Statement::Property(p) => lines(
+            format!(
+                "property {}:",
+                p.id.as_deref().unwrap_or("cib-bootstrap-options")
+            ),
+            p.pairs.iter().map(pair).collect(),
+        ),
+        Statement::RscDefaults(d) => lines(
+            format!("rsc_defaults {}:", d.id.as_deref().unwrap_or("rsc-options")),
+            d.pairs.iter().map(pair).collect(),
+        ),
+        Statement::OpDefaults(d) => lines(
+            format!("op_defaults {}:", d.id.as_deref().unwrap_or("op-options")),
+            d.pairs.iter().map(pair).collect(),
+        ),
         Statement::FencingTopology(f) => {
             let mut parts: Vec<String> = Vec::new();
             let mut last_target: Option<&str> = None;
@@ -195,7 +228,7 @@ fn statement(st: &Statement) -> String {
             }
             lines("fencing_topology".to_string(), parts)
         }
-        Statement::Tag(t) => format!("tag {}: {}", t.id, t.refs.join(" ")),
+        Statement::Tag(t) => format!("tag {} {}", t.id, t.refs.join(" ")),
     }
 }
 
@@ -203,10 +236,12 @@ fn rule(r: &Rule) -> String {
     let mut words = vec!["rule".to_string()];
     words.extend(r.id.as_ref().map(|id| format!("$id={id}")));
     words.extend(r.role.as_ref().map(|role| format!("$role={role}")));
-    words.push(match &r.score {
-        RuleScore::Score(s) => format!("{s}:"),
-        RuleScore::Attribute(a) => format!("{a}:"),
-    });
+    match &r.score {
+        // crmsh leaves out an INFINITY score.
+        RuleScore::Score(s) if s == "INFINITY" => {}
+        RuleScore::Score(s) => words.push(format!("{}:", show_score(s))),
+        RuleScore::Attribute(a) => words.push(format!("{a}:")),
+    }
     let exprs: Vec<String> = r
         .expressions
         .iter()
@@ -217,8 +252,8 @@ fn rule(r: &Rule) -> String {
                 value_type,
                 value,
             } => match value_type {
-                Some(t) => format!("{attribute} {t}:{operation} {}", quote(value)),
-                None => format!("{attribute} {operation} {}", quote(value)),
+                Some(t) => format!("{attribute} {t}:{operation} {}", quote_word(value)),
+                None => format!("{attribute} {operation} {}", quote_word(value)),
             },
             Expression::Defined { attribute, defined } => {
                 format!(
@@ -226,7 +261,9 @@ fn rule(r: &Rule) -> String {
                     if *defined { "defined" } else { "not_defined" }
                 )
             }
-            Expression::Date { operation, date } => format!("date {operation} {}", quote(date)),
+            Expression::Date { operation, date } => {
+                format!("date {operation} {}", quote_word(date))
+            }
         })
         .collect();
     words.push(exprs.join(&format!(" {} ", r.boolean_op.as_str())));
@@ -249,10 +286,14 @@ fn members(m: &Members) -> String {
         ),
         Members::Sets(sets) => {
             let text = sets_text(sets);
-            // Without brackets, two (or fewer) resources would read back as a pair.
-            let plain = !text.contains('(') && !text.contains('[');
+            // Two (or fewer) plain resources would read back as a pair; crmsh marks set
+            // constraints of at most two resources that end outside brackets.
             let refs: usize = sets.iter().map(|s| s.resources.len()).sum();
-            if plain && refs <= 2 {
+            let ends_plain = sets.last().is_some_and(|s| {
+                s.sequential.as_deref() != Some("false")
+                    && s.require_all.as_deref() != Some("false")
+            });
+            if refs <= 2 && ends_plain {
                 format!("{SET_MARKER} {text}")
             } else {
                 text
