@@ -83,6 +83,8 @@ pub(crate) struct Rsc {
     pub priority: i64,
     pub stickiness: Score,
     pub managed: bool,
+    /// In maintenance (its own, or the whole cluster's): left alone, monitors stopped.
+    pub maintenance: bool,
     pub target_role: Option<Role>,
 }
 
@@ -279,6 +281,7 @@ impl Cluster {
             priority,
             stickiness,
             managed,
+            maintenance,
             target_role,
         });
         self.by_id.insert(id.clone(), ix);
@@ -304,14 +307,9 @@ impl Cluster {
                 let promoted_node_max = int_meta(&meta, "promoted-node-max")
                     .or_else(|| int_meta(&meta, "master-node-max"))
                     .map_or(1, |v| v.max(0) as usize);
-                // Instances inherit the clone's meta except the clone-only keys.
-                let mut child_meta = meta.clone();
-                child_meta.remove("resource-stickiness");
-                if let Some(s) = meta.get("resource-stickiness") {
-                    child_meta.insert("resource-stickiness".into(), s.clone());
-                }
+                // Instances inherit the clone's meta (stickiness included).
                 let instances = (0..clone_max)
-                    .map(|n| self.add_resource(&cl.child, Some(ix), &child_meta, Some((n, &cl.id))))
+                    .map(|n| self.add_resource(&cl.child, Some(ix), &meta, Some((n, &cl.id))))
                     .collect();
                 Kind::Clone(CloneState {
                     instances,
@@ -361,19 +359,17 @@ impl Cluster {
         }
     }
 
-    /// All primitives that carry the given template id: the primitive itself, or each clone
-    /// instance of it.
-    fn instances_of(&self, template: &str) -> Vec<RscIx> {
-        self.rscs
-            .iter()
-            .enumerate()
-            .filter(|(_, r)| r.prim().is_some_and(|p| p.template == template))
-            .map(|(i, _)| i)
-            .collect()
-    }
-
     fn unpack_history(&mut self, cib: &Cib) {
         let recheck_now = self.now;
+        // Template id -> the primitives carrying it: the primitive itself, or each clone
+        // instance of it.
+        let mut by_template: BTreeMap<String, Vec<RscIx>> = BTreeMap::new();
+        for (ix, r) in self.rscs.iter().enumerate() {
+            if let Some(p) = r.prim() {
+                by_template.entry(p.template.clone()).or_default().push(ix);
+            }
+        }
+        let instances_of = |t: &str| by_template.get(t).cloned().unwrap_or_default();
         let mut anon_used: BTreeMap<String, usize> = BTreeMap::new();
         for state in &cib.status.node_states {
             let name = state.uname.clone().unwrap_or_else(|| state.id.clone());
@@ -384,7 +380,7 @@ impl Cluster {
                     Some((b, n)) if n.parse::<usize>().is_ok() => (b.to_string(), n.parse::<usize>().ok()),
                     _ => (lrm.id.clone(), None),
                 };
-                let candidates = self.instances_of(&base);
+                let candidates = instances_of(&base);
                 if candidates.is_empty() {
                     // Orphans (history of deleted resources) are not scheduled.
                     continue;
@@ -467,7 +463,7 @@ impl Cluster {
             // Promotion scores of instances that have no history on this node yet.
             for (k, v) in &transient {
                 if let Some(rid) = k.strip_prefix("master-") {
-                    for ix in self.instances_of(rid.split(':').next().unwrap_or(rid)) {
+                    for ix in instances_of(rid.split(':').next().unwrap_or(rid)) {
                         let matches = self.rscs[ix].id == rid || !rid.contains(':');
                         if matches && let Ok(s) = Score::parse(v) {
                             self.rscs[ix].prim_mut().unwrap().promotion_attr.entry(node).or_insert(s);

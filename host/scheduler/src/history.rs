@@ -10,13 +10,11 @@ pub(crate) struct NodeHistory {
     pub role: Role,
     /// A failure that still needs recovery (the resource is active but broken).
     pub failed: bool,
-    /// The failed operation's task, e.g. "monitor" or "start".
-    pub failed_task: Option<String>,
     /// A stop failed: the node must be fenced (or the resource blocked).
     pub stop_failed: bool,
     pub on_fail: Option<OnFail>,
-    /// A migrate_to was recorded without a following stop: the resource was live-migrated away.
-    pub migrated_to: Option<String>,
+    /// A failure happened that on-fail=ignore says to disregard.
+    pub ignored_failure: bool,
 }
 
 /// The on-fail configured for an operation, given the resource's op definitions.
@@ -31,10 +29,9 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
     let mut h = NodeHistory {
         role: Role::Stopped,
         failed: false,
-        failed_task: None,
         stop_failed: false,
         on_fail: None,
-        migrated_to: None,
+        ignored_failure: false,
     };
     for op in sorted {
         if op.op_status == op_status::PENDING {
@@ -63,9 +60,6 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
                 "stop" => h.role = Role::Stopped,
                 "promote" => h.role = Role::Promoted,
                 "demote" => h.role = Role::Unpromoted,
-                "migrate_to" => {
-                    h.migrated_to = op.extra.get("migrate_target").cloned();
-                }
                 "monitor" => {
                     h.role = match op.rc_code {
                         rc::NOT_RUNNING => Role::Stopped,
@@ -79,17 +73,16 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
             // A successful start, stop or probe supersedes an earlier failure.
             if matches!(op.operation.as_str(), "start" | "stop" | "promote" | "demote" | "migrate_from") || is_probe {
                 h.failed = false;
-                h.failed_task = None;
                 h.on_fail = None;
                 if op.operation == "stop" {
                     h.stop_failed = false;
-                    h.migrated_to = None;
                 }
             }
             continue;
         }
         let configured = on_fail_for(&op.operation, op.interval_ms);
         if configured == Some(OnFail::Ignore) || expired(op) {
+            h.ignored_failure |= configured == Some(OnFail::Ignore);
             // Ignored failures leave the role as if the operation had succeeded.
             if op.operation == "start" {
                 h.role = Role::Started;
@@ -107,7 +100,6 @@ pub(crate) fn replay(ops: &[LrmRscOp], on_fail_for: OnFailLookup<'_>, expired: &
             _ => {}
         }
         h.failed = true;
-        h.failed_task = Some(op.operation.clone());
         h.on_fail = configured;
         if op.operation == "stop" {
             h.stop_failed = true;

@@ -111,7 +111,7 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
         .filter_map(|ix| {
             pl.scores[ix].as_ref().map(|s| ResourceScores {
                 rsc: cl.rscs[ix].id.clone(),
-                scores: cl.nodes.iter().zip(s).map(|(n, &v)| (n.name.clone(), effective(&cl, n, v))).collect(),
+                scores: cl.nodes.iter().zip(s).map(|(n, &v)| (n.name.clone(), effective(n, v))).collect(),
             })
         })
         .collect();
@@ -128,7 +128,7 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
 }
 
 /// A node that cannot host anything shows -INFINITY, as Pacemaker reports it.
-fn effective(_cl: &cluster::Cluster, n: &cluster::NodeInfo, v: Score) -> Score {
+fn effective(n: &cluster::NodeInfo, v: Score) -> Score {
     if n.can_host() || (n.remote && n.unclean.is_none()) { v } else { Score::NEG_INFINITY }
 }
 

@@ -22,6 +22,8 @@ pub struct NodeStatus {
     pub name: String,
     pub remote: bool,
     pub state: NodeState,
+    /// Member of the cluster and its controller is up (an unclean node may still be online).
+    pub online: bool,
     /// Standby with resources still active.
     pub active_resources: bool,
 }
@@ -36,11 +38,27 @@ pub enum ResourceStatus {
         node: Option<String>,
         failed: bool,
         managed: bool,
+        /// In maintenance itself, or running on a node in maintenance.
+        maintenance: bool,
+        /// target-role is Stopped.
+        disabled: bool,
         /// The node hosting it is unclean.
         unclean: bool,
+        /// A failure left it blocked (no action will be taken).
+        blocked: bool,
+        /// It failed, but on-fail=ignore says to carry on.
+        failure_ignored: bool,
     },
-    Group { id: String, members: Vec<ResourceStatus> },
-    Clone { id: String, template: String, promotable: bool, unique: bool, instances: Vec<ResourceStatus> },
+    Group { id: String, disabled: bool, maintenance: bool, members: Vec<ResourceStatus> },
+    Clone {
+        id: String,
+        template: String,
+        promotable: bool,
+        unique: bool,
+        instances: Vec<ResourceStatus>,
+        /// Nodes with no instance.
+        stopped_on: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,40 +67,76 @@ pub struct ClusterStatus {
     pub resources: Vec<ResourceStatus>,
 }
 
-/// (node, role, failed) for each primitive.
-type Placements = Vec<Option<(usize, Role, bool)>>;
+/// Where a primitive is and how it is doing.
+#[derive(Clone, Copy)]
+struct At {
+    node: usize,
+    role: Role,
+    failed: bool,
+    blocked: bool,
+    failure_ignored: bool,
+}
+
+type Placements = Vec<Option<At>>;
 
 pub(crate) fn current(cl: &Cluster, plans: &[Plan]) -> ClusterStatus {
     let pl: Placements = plans
         .iter()
-        .map(|p| p.cur.map(|n| (n, p.cur_role.unwrap_or(Role::Started), p.failed)))
+        .enumerate()
+        .map(|(ix, p)| {
+            let blocked = p.frozen && !p.start_runnable;
+            p.cur.map(|node| At {
+                node,
+                role: p.cur_role.unwrap_or(Role::Started),
+                failed: p.failed || blocked,
+                blocked,
+                failure_ignored: ignored_failure(cl, ix, node),
+            })
+        })
         .collect();
-    build(cl, &pl, &[])
+    build(cl, &pl, &[], false)
+}
+
+fn ignored_failure(cl: &Cluster, ix: usize, node: usize) -> bool {
+    cl.rscs[ix].prim().and_then(|p| p.history.get(&node)).is_some_and(|h| h.ignored_failure)
 }
 
 pub(crate) fn revised(cl: &Cluster, plans: &[Plan], fenced: &[usize]) -> ClusterStatus {
     let pl: Placements = plans
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(ix, p)| {
+            let at = |node, role: Option<Role>, failed, blocked| At {
+                node,
+                role: role.unwrap_or(Role::Started),
+                failed,
+                blocked,
+                failure_ignored: p.cur == Some(node) && ignored_failure(cl, ix, node),
+            };
             if p.frozen {
-                return p.cur.map(|n| (n, p.cur_role.unwrap_or(Role::Started), p.failed));
+                let blocked = !p.start_runnable;
+                return p.cur.map(|n| at(n, p.cur_role, p.failed || blocked, blocked));
             }
             match p.next {
-                Some(n) if p.start_runnable || p.cur == Some(n) => Some((n, p.next_role.unwrap_or(Role::Started), false)),
+                Some(n) if p.start_runnable || p.cur == Some(n) => Some(at(n, p.next_role, false, false)),
                 _ => None,
             }
         })
         .collect();
-    build(cl, &pl, fenced)
+    build(cl, &pl, fenced, true)
 }
 
-fn build(cl: &Cluster, pl: &Placements, fenced: &[usize]) -> ClusterStatus {
+fn build(cl: &Cluster, pl: &Placements, fenced: &[usize], after: bool) -> ClusterStatus {
     let nodes = cl
         .nodes
         .iter()
         .enumerate()
         .map(|(n, node)| {
-            let state = if fenced.contains(&n) {
+            // After the transition a remote node is up exactly when its connection runs.
+            let connection_up = node.connection.map(|c| pl[c].is_some());
+            let state = if after && let Some(up) = connection_up {
+                if up { NodeState::Online } else { NodeState::Offline }
+            } else if fenced.contains(&n) {
                 NodeState::Offline
             } else if node.unclean.is_some() {
                 NodeState::Unclean
@@ -95,11 +149,14 @@ fn build(cl: &Cluster, pl: &Placements, fenced: &[usize]) -> ClusterStatus {
             } else {
                 NodeState::Online
             };
-            let active_resources = pl.iter().flatten().any(|&(m, _, _)| m == n);
-            NodeStatus { name: node.name.clone(), remote: node.remote, state, active_resources }
+            let active_resources = pl.iter().flatten().any(|a| a.node == n);
+            NodeStatus { name: node.name.clone(), remote: node.remote, state, online: node.online, active_resources }
         })
         .collect();
-    let resources = cl.top.iter().map(|&t| rsc_status(cl, pl, t)).collect();
+    // Listed by priority, then configuration order.
+    let mut top = cl.top.clone();
+    top.sort_by_key(|&t| std::cmp::Reverse(cl.rscs[t].priority));
+    let resources = top.iter().map(|&t| rsc_status(cl, pl, t)).collect();
     ClusterStatus { nodes, resources }
 }
 
@@ -108,32 +165,49 @@ fn rsc_status(cl: &Cluster, pl: &Placements, ix: RscIx) -> ResourceStatus {
     match &r.kind {
         Kind::Primitive(p) => {
             let at = pl[ix];
+            // Instances of a promotable clone that are not promoted are shown as unpromoted.
+            let promotable = cl.clone_of(ix).is_some_and(|c| matches!(&cl.rscs[c].kind, Kind::Clone(cs) if cs.promotable));
+            let role = match at.map_or(Role::Stopped, |a| a.role) {
+                Role::Started if promotable => Role::Unpromoted,
+                role => role,
+            };
             ResourceStatus::Primitive {
                 id: r.id.clone(),
                 agent: p.agent.clone(),
-                role: at.map_or(Role::Stopped, |x| x.1),
-                node: at.map(|x| cl.nodes[x.0].name.clone()),
-                failed: at.is_some_and(|x| x.2),
+                role,
+                node: at.map(|a| cl.nodes[a.node].name.clone()),
+                failed: at.is_some_and(|a| a.failed),
                 managed: r.managed,
-                unclean: at.is_some_and(|x| cl.nodes[x.0].unclean.is_some()),
+                maintenance: r.maintenance || at.is_some_and(|a| cl.nodes[a.node].maintenance),
+                disabled: r.target_role == Some(Role::Stopped),
+                unclean: at.is_some_and(|a| cl.nodes[a.node].unclean.is_some() && !cl.nodes[a.node].online),
+                blocked: at.is_some_and(|a| a.blocked),
+                failure_ignored: at.is_some_and(|a| a.failure_ignored),
             }
         }
-        Kind::Group(kids) => ResourceStatus::Group { id: r.id.clone(), members: kids.iter().map(|&k| rsc_status(cl, pl, k)).collect() },
+        Kind::Group(kids) => ResourceStatus::Group {
+            id: r.id.clone(),
+            disabled: r.target_role == Some(Role::Stopped),
+            maintenance: r.maintenance,
+            members: kids.iter().map(|&k| rsc_status(cl, pl, k)).collect(),
+        },
         Kind::Clone(cs) => {
-            let template = cl.leaves(cs.instances.first().copied().unwrap_or(ix)).first().map_or_else(
-                || r.id.clone(),
-                |&l| cl.rscs[l].prim().map_or_else(|| r.id.clone(), |p| p.template.clone()),
-            );
-            let template = match &cl.rscs[cs.instances.first().copied().unwrap_or(ix)].kind {
-                Kind::Group(_) => cl.rscs[cs.instances[0]].id.rsplit_once(':').map_or(template.clone(), |x| x.0.to_string()),
-                _ => template,
-            };
+            // Shown as "Clone Set: <clone> [<configured child id>]".
+            let template = cs
+                .instances
+                .first()
+                .map_or_else(|| r.id.clone(), |&i| cl.rscs[i].id.rsplit_once(':').map_or(cl.rscs[i].id.clone(), |x| x.0.to_string()));
+            let hosting: Vec<usize> = cs.instances.iter().flat_map(|&i| cl.leaves(i)).filter_map(|l| pl[l].map(|a| a.node)).collect();
+            let mut stopped_on: Vec<String> =
+                cl.nodes.iter().enumerate().filter(|(n, _)| !hosting.contains(n)).map(|(_, node)| node.name.clone()).collect();
+            stopped_on.sort();
             ResourceStatus::Clone {
                 id: r.id.clone(),
                 template,
                 promotable: cs.promotable,
                 unique: cs.unique,
                 instances: cs.instances.iter().map(|&i| rsc_status(cl, pl, i)).collect(),
+                stopped_on,
             }
         }
     }
@@ -143,18 +217,24 @@ impl ClusterStatus {
     /// Render as crm_simulate prints it (Node List, Full List of Resources).
     pub fn render(&self) -> String {
         let mut out = String::from("  * Node List:\n");
+        // Nodes are listed by name.
+        let mut nodes: Vec<&NodeStatus> = self.nodes.iter().collect();
+        nodes.sort_by(|a, b| a.name.cmp(&b.name));
         let mut online = Vec::new();
         let mut offline = Vec::new();
         let mut remote_online = Vec::new();
         let mut remote_offline = Vec::new();
-        for n in &self.nodes {
+        for n in nodes {
             let kind = if n.remote { "RemoteNode" } else { "Node" };
             match n.state {
                 NodeState::Online if n.remote => remote_online.push(n.name.as_str()),
                 NodeState::Online => online.push(n.name.as_str()),
                 NodeState::Offline if n.remote => remote_offline.push(n.name.as_str()),
                 NodeState::Offline => offline.push(n.name.as_str()),
-                NodeState::Unclean => out.push_str(&format!("    * {kind} {}: UNCLEAN (offline)\n", n.name)),
+                NodeState::Unclean => {
+                    let how = if n.online { "online" } else { "offline" };
+                    out.push_str(&format!("    * {kind} {}: UNCLEAN ({how})\n", n.name));
+                }
                 NodeState::Standby => {
                     let extra = if n.active_resources { " (with active resources)" } else { "" };
                     out.push_str(&format!("    * {kind} {}: standby{extra}\n", n.name));
@@ -175,18 +255,32 @@ impl ClusterStatus {
     }
 }
 
-fn primitive_line(id: &str, agent: &str, role: Role, node: &Option<String>, failed: bool, managed: bool, unclean: bool) -> String {
+fn primitive_line(r: &ResourceStatus) -> String {
+    let ResourceStatus::Primitive { id, agent, role, node, failed, managed, maintenance, disabled, unclean, blocked, failure_ignored } = r else {
+        unreachable!("only primitives have a line")
+    };
     let state = match (failed, node) {
         (true, Some(n)) => format!("FAILED {n}"),
         (_, Some(n)) => format!("{} {n}", role.as_str()),
         (_, None) => "Stopped".to_string(),
     };
     let mut flags = Vec::new();
-    if unclean {
+    if *unclean {
         flags.push("UNCLEAN");
     }
-    if !managed {
+    if *disabled {
+        flags.push("disabled");
+    }
+    if *maintenance {
+        flags.push("maintenance");
+    } else if !managed {
         flags.push("unmanaged");
+    }
+    if *blocked {
+        flags.push("blocked");
+    }
+    if *failure_ignored {
+        flags.push("failure ignored");
     }
     let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
     format!("{id}\t({agent}):\t {state}{flags}")
@@ -195,16 +289,18 @@ fn primitive_line(id: &str, agent: &str, role: Role, node: &Option<String>, fail
 fn render_rsc(r: &ResourceStatus, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
     match r {
-        ResourceStatus::Primitive { id, agent, role, node, failed, managed, unclean } => {
-            out.push_str(&format!("{pad}* {}\n", primitive_line(id, agent, *role, node, *failed, *managed, *unclean)));
+        ResourceStatus::Primitive { .. } => {
+            out.push_str(&format!("{pad}* {}\n", primitive_line(r)));
         }
-        ResourceStatus::Group { id, members } => {
-            out.push_str(&format!("{pad}* Resource Group: {id}:\n"));
+        ResourceStatus::Group { id, disabled, maintenance, members } => {
+            let flags: Vec<&str> = [(*disabled, "disabled"), (*maintenance, "maintenance")].into_iter().filter(|f| f.0).map(|f| f.1).collect();
+            let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
+            out.push_str(&format!("{pad}* Resource Group: {id}{flags}:\n"));
             for m in members {
                 render_rsc(m, depth + 1, out);
             }
         }
-        ResourceStatus::Clone { id, template, promotable, unique, instances } => {
+        ResourceStatus::Clone { id, template, promotable, unique, instances, stopped_on } => {
             let mut tags = Vec::new();
             if *promotable {
                 tags.push("promotable");
@@ -235,6 +331,9 @@ fn render_rsc(r: &ResourceStatus, depth: usize, out: &mut String) {
             for (role, mut nodes) in by_role {
                 nodes.sort();
                 out.push_str(&format!("{pad}  * {}: [ {} ]\n", role.as_str(), nodes.join(" ")));
+            }
+            if !stopped_on.is_empty() {
+                out.push_str(&format!("{pad}  * Stopped: [ {} ]\n", stopped_on.join(" ")));
             }
         }
     }
