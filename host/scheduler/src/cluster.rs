@@ -55,6 +55,8 @@ pub(crate) struct PrimState {
     pub failcount: BTreeMap<NodeIx, i64>,
     /// Promotion score per node from `master-<id>` attributes.
     pub promotion_attr: BTreeMap<NodeIx, Score>,
+    /// Recurring monitors (node, interval) recorded since the last start, stop or role change.
+    pub active_monitors: BTreeSet<(NodeIx, u64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -346,6 +348,7 @@ impl Cluster {
             history: BTreeMap::new(),
             failcount: BTreeMap::new(),
             promotion_attr: BTreeMap::new(),
+            active_monitors: BTreeSet::new(),
         }
     }
 
@@ -370,7 +373,7 @@ impl Cluster {
             }
         }
         let instances_of = |t: &str| by_template.get(t).cloned().unwrap_or_default();
-        let mut anon_used: BTreeMap<String, usize> = BTreeMap::new();
+        let mut anon_used: BTreeSet<RscIx> = BTreeSet::new();
         for state in &cib.status.node_states {
             let name = state.uname.clone().unwrap_or_else(|| state.id.clone());
             let Some(node) = self.node_by_name(&name) else { continue };
@@ -425,10 +428,12 @@ impl Cluster {
                             continue;
                         }
                         _ => {
-                            // Anonymous instances are interchangeable: take the next free one.
-                            let used = anon_used.entry(base.clone()).or_insert(0);
-                            let Some(&c) = candidates.get(*used) else { continue };
-                            *used += 1;
+                            // Anonymous instances are interchangeable: keep the recorded instance
+                            // number when it is free, else take the first free one.
+                            let recorded = inst.and_then(|n| candidates.iter().copied().find(|&c| self.rscs[c].id.ends_with(&format!(":{n}"))));
+                            let free = recorded.filter(|c| !anon_used.contains(c)).or_else(|| candidates.iter().copied().find(|c| !anon_used.contains(c)));
+                            let Some(c) = free else { continue };
+                            anon_used.insert(c);
                             for &o in &candidates {
                                 self.rscs[o].prim_mut().unwrap().known_on.insert(node);
                             }
@@ -449,6 +454,18 @@ impl Cluster {
                     .and_then(|v| Score::parse(v).ok());
                 let p = self.rscs[target].prim_mut().unwrap();
                 p.known_on.insert(node);
+                let changed_at = lrm
+                    .ops
+                    .iter()
+                    .filter(|o| matches!(o.operation.as_str(), "start" | "stop" | "promote" | "demote" | "migrate_from"))
+                    .map(|o| o.call_id)
+                    .max()
+                    .unwrap_or(-1);
+                for o in lrm.ops.iter().filter(|o| o.operation == "monitor" && o.interval_ms > 0 && o.call_id > changed_at) {
+                    if o.op_status != atrium_cib::status::op_status::CANCELLED {
+                        p.active_monitors.insert((node, o.interval_ms));
+                    }
+                }
                 if hist.role != Role::Stopped {
                     p.running.push((node, hist.role));
                 }

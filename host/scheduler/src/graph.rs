@@ -7,7 +7,7 @@ use std::sync::Arc;
 use atrium_cib::model::{OrderKind, RscAction, Role};
 
 use crate::actions::{OrderPair, Plan};
-use crate::cluster::{Cluster, Kind, RscIx};
+use crate::cluster::{Cluster, Kind, PrimState, RscIx};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -40,7 +40,10 @@ impl Action {
         match (&self.kind, &self.rsc) {
             (ActionKind::Fence { action }, _) => format!("stonith-{}-{action}", self.node.as_deref().unwrap_or("")),
             (_, Some(r)) => format!("{r}_{}_{}", self.task, self.interval_ms),
-            (_, None) => self.task.to_string(),
+            (_, None) => match &self.node {
+                Some(n) => format!("{}_{n}", self.task),
+                None => self.task.to_string(),
+            },
         }
     }
 }
@@ -121,6 +124,29 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             probe_ids.push(g.add(ActionKind::Resource, Some(&rid), "monitor", 0, Some(&node_names[n]), true));
         }
         if p.frozen {
+            // Resources in maintenance have their monitors cancelled.
+            let in_maintenance = r.maintenance || p.cur.is_some_and(|c| cl.nodes[c].maintenance);
+            if in_maintenance {
+                for &(n, interval) in &prim.active_monitors {
+                    g.add(ActionKind::Resource, Some(&rid), "cancel", interval, Some(&node_names[n]), true);
+                }
+            }
+            continue;
+        }
+        if p.migrate && let (Some(c), Some(n)) = (p.cur, p.next) {
+            // Live migration: migrate_to on the source, migrate_from on the target, then the
+            // source is cleaned up and the start is only a marker.
+            let to = g.add(ActionKind::Resource, Some(&rid), "migrate_to", 0, Some(&node_names[c]), true);
+            let from = g.add(ActionKind::Resource, Some(&rid), "migrate_from", 0, Some(&node_names[n]), true);
+            let stop = g.add(ActionKind::Resource, Some(&rid), "stop", 0, Some(&node_names[c]), true);
+            let start = g.add(ActionKind::Pseudo, Some(&rid), "start", 0, Some(&node_names[n]), true);
+            for &pr in &probe_ids {
+                g.edges.push((pr, to));
+            }
+            g.edges.extend([(to, from), (from, stop), (stop, start)]);
+            per[ix].stop = Some(stop);
+            per[ix].start = Some(start);
+            add_monitors(&mut g, prim, &rid, &node_names[n], Role::Started, &[start]);
             continue;
         }
         if p.stop_required && let Some(c) = p.cur {
@@ -129,8 +155,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
                 per[ix].demote = Some(g.add(kind, Some(&rid), "demote", 0, Some(&node_names[c]), true));
             }
             let kind = if p.stop_implied { ActionKind::Pseudo } else { ActionKind::Resource };
-            let task = if p.migrate { "migrate_to" } else { "stop" };
-            let id = g.add(kind, Some(&rid), task, 0, Some(&node_names[c]), true);
+            let id = g.add(kind, Some(&rid), "stop", 0, Some(&node_names[c]), true);
             if let Some(&f) = fence_ids.get(&c) {
                 g.edges.push((f, id));
             }
@@ -147,8 +172,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
         if let Some(n) = p.next {
             let node = node_names[n].clone();
             if p.start_required {
-                let task = if p.migrate { "migrate_from" } else { "start" };
-                let id = g.add(ActionKind::Resource, Some(&rid), task, 0, Some(&node), p.start_runnable);
+                let id = g.add(ActionKind::Resource, Some(&rid), "start", 0, Some(&node), p.start_runnable);
                 for &pr in &probe_ids {
                     g.edges.push((pr, id));
                 }
@@ -168,20 +192,32 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
                 }
                 per[ix].promote = Some(id);
             }
-            // Recurring monitors for the role the resource will have, after it gets there.
+            // Recurring monitors for the role the resource will have, after it gets there;
+            // a resource that stays put gets back any monitor that is not running.
             let changed = p.start_required || promote || per[ix].demote.is_some();
-            if changed && p.start_runnable {
+            if p.start_runnable {
                 let role = p.next_role.unwrap_or(Role::Started);
-                for op in prim.ops.iter().filter(|o| o.name == "monitor" && o.interval_ms > 0 && o.enabled != Some(false)) {
-                    let op_role = op.role.unwrap_or(Role::Started);
-                    let matches = op_role == role || (op_role == Role::Started && role == Role::Unpromoted) || (op_role == Role::Unpromoted && role == Role::Started);
-                    if !matches {
-                        continue;
+                let after: Vec<usize> = [per[ix].start, per[ix].promote, per[ix].demote].into_iter().flatten().collect();
+                if changed {
+                    add_monitors(&mut g, prim, &rid, &node, role, &after);
+                } else {
+                    for op in monitors_for(prim, role).filter(|o| !prim.active_monitors.contains(&(n, o.interval_ms))) {
+                        g.add(ActionKind::Resource, Some(&rid), "monitor", op.interval_ms, Some(&node), true);
                     }
-                    let id = g.add(ActionKind::Resource, Some(&rid), "monitor", op.interval_ms, Some(&node), true);
-                    for prev in [per[ix].start, per[ix].promote, per[ix].demote].into_iter().flatten() {
-                        g.edges.push((prev, id));
-                    }
+                }
+            }
+        }
+    }
+    // Utilization-aware placement marks, per node, the point where its stops have freed capacity.
+    if cl.opts.placement_strategy != atrium_cib::PlacementStrategy::Default {
+        for name in &node_names {
+            let mark = g.add(ActionKind::Pseudo, None, "load_stopped", 0, Some(name), true);
+            for ra in &per {
+                if let Some(s) = ra.stop.filter(|&s| g.actions[s].node.as_deref() == Some(&**name)) {
+                    g.edges.push((s, mark));
+                }
+                if let Some(s) = ra.start.filter(|&s| g.actions[s].node.as_deref() == Some(&**name)) {
+                    g.edges.push((mark, s));
                 }
             }
         }
@@ -218,6 +254,22 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
     g
 }
 
+/// The configured recurring monitors that apply to a role.
+fn monitors_for(prim: &PrimState, role: Role) -> impl Iterator<Item = &atrium_cib::Op> {
+    prim.ops.iter().filter(move |o| {
+        let op_role = o.role.unwrap_or(Role::Started);
+        let same = op_role == role || matches!((op_role, role), (Role::Started, Role::Unpromoted) | (Role::Unpromoted, Role::Started));
+        o.name == "monitor" && o.interval_ms > 0 && o.enabled != Some(false) && same
+    })
+}
+
+fn add_monitors(g: &mut TransitionGraph, prim: &PrimState, rid: &Arc<str>, node: &Arc<str>, role: Role, after: &[usize]) {
+    for op in monitors_for(prim, role) {
+        let id = g.add(ActionKind::Resource, Some(rid), "monitor", op.interval_ms, Some(node), true);
+        g.edges.extend(after.iter().map(|&a| (a, id)));
+    }
+}
+
 /// Groups and clones get start/running and stop/stopped markers around their members' actions.
 fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[RscActions]) {
     for (ix, r) in cl.rscs.iter().enumerate() {
@@ -236,6 +288,22 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
             for &s in &stops {
                 g.edges.push((begin, s));
                 g.edges.push((s, end));
+            }
+        }
+        if matches!(r.kind, Kind::Clone(_)) {
+            for (task, done, members) in [
+                ("promote", "promoted", leaves.iter().filter_map(|&l| per[l].promote).collect::<Vec<_>>()),
+                ("demote", "demoted", leaves.iter().filter_map(|&l| per[l].demote).collect()),
+            ] {
+                if members.is_empty() {
+                    continue;
+                }
+                let begin = g.add(ActionKind::Pseudo, Some(&rid), task, 0, None, true);
+                let end = g.add(ActionKind::Pseudo, Some(&rid), done, 0, None, true);
+                for &m in &members {
+                    g.edges.push((begin, m));
+                    g.edges.push((m, end));
+                }
             }
         }
         if !starts.is_empty() {

@@ -14,6 +14,9 @@ const PASS_THRESHOLD: usize = 52;
 const CURRENT_STATUS_THRESHOLD: usize = 51;
 /// The same for the "Revised Cluster Status" block.
 const REVISED_STATUS_THRESHOLD: usize = 52;
+/// Cases whose set of executed actions (the "Executing Cluster Transition" lines, compared as a
+/// sorted list since the graph only fixes a partial order) matches.
+const ACTIONS_THRESHOLD: usize = 48;
 
 fn normalise(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
@@ -50,7 +53,8 @@ fn pacemaker_regression_transition_summaries() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let mut passed = 0;
     let mut failed = Vec::new();
-    let (mut current_ok, mut revised_ok) = (0, 0);
+    let (mut current_ok, mut revised_ok, mut actions_ok) = (0, 0, 0);
+    let mut actions_failed = Vec::new();
     let mut status_failed = Vec::new();
     let mut total = 0;
     for name in names.split_whitespace() {
@@ -62,6 +66,16 @@ fn pacemaker_regression_transition_summaries() {
         let report = simulate(&cib, &SimulateOptions { now, ..Default::default() }).unwrap();
         let got = normalise(&report.summary_lines());
         let text = report.render_text(false);
+        let actions = |t: &str| {
+            let mut v: Vec<String> = block(t, "Executing Cluster Transition:").into_iter().filter(|l| l.starts_with("* ")).collect();
+            v.sort();
+            v
+        };
+        if actions(&text) == actions(&expected_text) {
+            actions_ok += 1;
+        } else {
+            actions_failed.push(name.to_string());
+        }
         for (heading, count) in [("Current cluster status:", &mut current_ok), ("Revised Cluster Status:", &mut revised_ok)] {
             if block(&text, heading) == block(&expected_text, heading) {
                 *count += 1;
@@ -81,7 +95,9 @@ fn pacemaker_regression_transition_summaries() {
         println!("failing: {}", failed.join(" "));
     }
     println!("status blocks: current {current_ok}/{total}, revised {revised_ok}/{total}; differing: {status_failed:?}");
+    println!("executed actions: {actions_ok}/{total}; differing: {actions_failed:?}");
     assert!(passed >= PASS_THRESHOLD, "only {passed} cases pass, fewer than {PASS_THRESHOLD}; failing: {failed:?}");
+    assert!(actions_ok >= ACTIONS_THRESHOLD, "only {actions_ok} action sets match (want {ACTIONS_THRESHOLD}); differing: {actions_failed:?}");
     assert!(
         current_ok >= CURRENT_STATUS_THRESHOLD && revised_ok >= REVISED_STATUS_THRESHOLD,
         "status blocks regressed: current {current_ok} (want {CURRENT_STATUS_THRESHOLD}), revised {revised_ok} (want {REVISED_STATUS_THRESHOLD}); differing: {status_failed:?}"
