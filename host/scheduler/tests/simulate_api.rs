@@ -22,6 +22,7 @@ const CIB: &str = r#"<cib have-quorum="1">
       <lrm id="1"><lrm_resources>
         <lrm_resource id="web" class="ocf" provider="heartbeat" type="apache">
           <lrm_rsc_op id="web_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/>
+          <lrm_rsc_op id="web_monitor_10000" operation="monitor" interval="10000" rc-code="0" op-status="0" call-id="4"/>
         </lrm_resource>
         <lrm_resource id="fence" class="stonith" type="fence_dummy">
           <lrm_rsc_op id="fence_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/>
@@ -41,7 +42,7 @@ fn steady_state_has_nothing_to_do() {
     let cib = Cib::from_xml(CIB).unwrap();
     let r = simulate(&cib, &opts()).unwrap();
     assert!(r.summary_lines().is_empty(), "{:?}", r.summary_lines());
-    // Probes on node2 only.
+    // Probes on node2 only: the monitor already runs.
     assert!(r.actions.iter().all(|a| a.task == "monitor" && a.node.as_deref() == Some("node2")));
 }
 
@@ -67,6 +68,14 @@ fn op_failure_recovers_in_place() {
     let cib = Cib::from_xml(CIB).unwrap();
     let r = simulate(&cib, &SimulateOptions { op_fail: vec!["web_monitor_10000@node1=1".into()], ..opts() }).unwrap();
     assert_eq!(r.summary_lines(), ["  * Recover    web     ( node1 )"]);
+}
+
+#[test]
+fn a_missing_recurring_monitor_is_scheduled() {
+    let xml = CIB.replace(r#"<lrm_rsc_op id="web_monitor_10000" operation="monitor" interval="10000" rc-code="0" op-status="0" call-id="4"/>"#, "");
+    let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
+    assert!(r.summary_lines().is_empty());
+    assert!(r.actions.iter().any(|a| a.task == "monitor" && a.interval_ms == 10_000 && a.node.as_deref() == Some("node1")));
 }
 
 #[test]
