@@ -67,13 +67,15 @@ fn check_containers(
     lexed: &[lexer::Statement],
     file: &str,
 ) -> Result<(), CrmError> {
-    let kind_of = |id: &str| {
-        statements.iter().find_map(|s| match s {
-            Statement::Primitive(p) if p.id == id => Some("primitive"),
-            Statement::Group(g) if g.id == id => Some("group"),
+    let kinds: HashMap<&str, &str> = statements
+        .iter()
+        .filter_map(|s| match s {
+            Statement::Primitive(p) => Some((p.id.as_str(), "primitive")),
+            Statement::Group(g) => Some((g.id.as_str(), "group")),
             _ => None,
         })
-    };
+        .collect();
+    let kind_of = |id: &str| kinds.get(id).copied();
     let mut owner: HashMap<&str, &str> = HashMap::new();
     for (st, lex) in statements.iter().zip(lexed) {
         let (container, members, allowed, what): (&str, Vec<&String>, &[&str], &str) = match st {
