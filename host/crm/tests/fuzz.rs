@@ -8,7 +8,18 @@ use common::generate;
 use proptest::prelude::*;
 
 fn check(text: &str) {
-    if let Ok(config) = parse(text, "fuzz.crm") {
+    let parsed = parse(text, "fuzz.crm");
+    if let Err(e) = &parsed {
+        // Errors point into the input: an existing line, at most one past its end.
+        let line = text.split('\n').nth(e.line.wrapping_sub(1));
+        let width = line.map(|l| l.trim_end_matches('\r').chars().count());
+        assert!(
+            width.is_some_and(|w| e.column >= 1 && e.column <= w + 1),
+            "{e} is outside the input:\n{text}"
+        );
+        assert!(e.to_string().starts_with("fuzz.crm:"));
+    }
+    if let Ok(config) = parsed {
         let xml = to_xml(&config);
         // Fuzzed input may name things the CIB cannot hold (a group member that is a
         // clone), so reading back may fail, but must not panic.
