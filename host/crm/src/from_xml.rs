@@ -344,7 +344,20 @@ fn rule(r: &Element, id: Option<String>) -> Result<Rule, XmlError> {
                     operation: "lt".into(),
                     date: x.require("end")?.to_string(),
                 },
-                _ => return Err(unsupported(x, "only date gt/lt expressions are supported")),
+                "in_range" => {
+                    let mut pairs: Vec<Nvpair> = ["start", "end"]
+                        .iter()
+                        .filter_map(|n| x.get(n).map(|v| Nvpair::new(*n, v)))
+                        .collect();
+                    if let Some(d) = x.child("duration") {
+                        pairs.extend(fields(d));
+                    }
+                    Expression::DateRange { pairs }
+                }
+                "date_spec" => Expression::DateSpec {
+                    pairs: x.child("date_spec").map(fields).unwrap_or_default(),
+                },
+                _ => return Err(unsupported(x, "unknown date_expression operation")),
             },
             _ => {
                 return Err(unsupported(
@@ -361,6 +374,15 @@ fn rule(r: &Element, id: Option<String>) -> Result<Rule, XmlError> {
         boolean_op,
         expressions,
     })
+}
+
+/// The attributes of a `<duration>` or `<date_spec>` other than its id.
+fn fields(e: &Element) -> Vec<Nvpair> {
+    e.attrs
+        .iter()
+        .filter(|(n, _)| n != "id")
+        .map(|(n, v)| Nvpair::new(n, v))
+        .collect()
 }
 
 /// A two-resource constraint, or its resource sets.

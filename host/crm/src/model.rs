@@ -193,6 +193,11 @@ pub enum Expression {
     Defined { attribute: String, defined: bool },
     /// `date gt|lt DATE`
     Date { operation: String, date: String },
+    /// `date in_range start=... end=...|DURATION=...` (`in` as `crm configure show`
+    /// writes it): start and end are attributes, the rest a `<duration>`.
+    DateRange { pairs: Vec<Nvpair> },
+    /// `date date_spec hours=9-17 ...` (or `spec`): a `<date_spec>`.
+    DateSpec { pairs: Vec<Nvpair> },
 }
 
 /// One resource with an optional `:role` (colocation) or `:action` (order).

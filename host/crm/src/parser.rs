@@ -574,6 +574,27 @@ impl<'a> Cursor<'a> {
             let date = self.name("a date")?;
             return Ok(Expression::Date { operation, date });
         }
+        if first == "date" {
+            let range = match self.peek_text() {
+                Some("in_range" | "in") => true,
+                Some("date_spec" | "spec") => false,
+                _ => return Err(self.expected("gt, lt, in_range or date_spec")),
+            };
+            self.pos += 1;
+            let mut pairs = Vec::new();
+            while let Some(pair) = self.peek().and_then(split_pair) {
+                pairs.push(pair);
+                self.pos += 1;
+            }
+            if pairs.is_empty() {
+                return Err(self.expected("name=value"));
+            }
+            return Ok(if range {
+                Expression::DateRange { pairs }
+            } else {
+                Expression::DateSpec { pairs }
+            });
+        }
         let op_word = match self.peek() {
             Some(t) => t.text.clone(),
             None => return Err(self.expected("a comparison (lt, gt, lte, gte, eq, ne)")),

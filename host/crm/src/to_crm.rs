@@ -232,6 +232,14 @@ fn statement(st: &Statement) -> String {
     }
 }
 
+fn date_fields(pairs: &[Nvpair]) -> String {
+    pairs
+        .iter()
+        .map(|p| format!("{}={}", p.name, quote_word(&p.value)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn rule(r: &Rule) -> String {
     let mut words = vec!["rule".to_string()];
     words.extend(r.id.as_ref().map(|id| format!("$id={id}")));
@@ -264,6 +272,8 @@ fn rule(r: &Rule) -> String {
             Expression::Date { operation, date } => {
                 format!("date {operation} {}", quote_word(date))
             }
+            Expression::DateRange { pairs } => format!("date in {}", date_fields(pairs)),
+            Expression::DateSpec { pairs } => format!("date spec {}", date_fields(pairs)),
         })
         .collect();
     words.push(exprs.join(&format!(" {} ", r.boolean_op.as_str())));

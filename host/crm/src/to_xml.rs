@@ -367,8 +367,46 @@ fn rule(r: &Rule, owner: &str, ids: &mut Ids) -> Element {
                 .attr("operation", operation)
                 .attr(if operation == "gt" { "start" } else { "end" }, date)
                 .attr("id", &xid),
+            Expression::DateRange { pairs } => {
+                let mut d = Element::new("date_expression").attr("operation", "in_range");
+                let (bounds, duration): (Vec<&Nvpair>, Vec<&Nvpair>) = pairs
+                    .iter()
+                    .partition(|p| p.name == "start" || p.name == "end");
+                for p in bounds {
+                    d.set(&p.name, &p.value);
+                }
+                d.set("id", &xid);
+                if !duration.is_empty() {
+                    d.children.push(nested(
+                        "duration",
+                        duration,
+                        &format!("{xid}-duration"),
+                        ids,
+                    ));
+                }
+                d
+            }
+            Expression::DateSpec { pairs } => {
+                let mut d = Element::new("date_expression")
+                    .attr("operation", "date_spec")
+                    .attr("id", &xid);
+                let spec = pairs.iter().collect();
+                d.children
+                    .push(nested("date_spec", spec, &format!("{xid}-date_spec"), ids));
+                d
+            }
         });
     }
+    e
+}
+
+/// A `<duration>` or `<date_spec>`: the pairs as attributes.
+fn nested(name: &str, pairs: Vec<&Nvpair>, base: &str, ids: &mut Ids) -> Element {
+    let mut e = Element::new(name);
+    for p in pairs {
+        e.set(&p.name, &p.value);
+    }
+    e.set("id", &ids.alloc(base));
     e
 }
 

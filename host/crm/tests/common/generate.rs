@@ -123,7 +123,7 @@ fn pairs(rng: &mut Rng, names: &[&str], max: usize) -> String {
 
 fn expression(rng: &mut Rng, p: &str) -> String {
     let attr = *rng.pick(&["#uname", "#id", "#kind", "pingd", "site", "rack"]);
-    match rng.below(6) {
+    match rng.below(7) {
         0 => format!("defined {attr}"),
         1 => format!("not_defined {attr}"),
         2 => format!(
@@ -131,6 +131,26 @@ fn expression(rng: &mut Rng, p: &str) -> String {
             rng.pick(&["gt", "lt"]),
             1 + rng.below(9)
         ),
+        // crmsh wants at least two fields in a range or date_spec.
+        3 => match rng.below(3) {
+            0 => format!(
+                "date {} start=2020-01-0{} end=2021-06-30",
+                rng.pick(&["in_range", "in"]),
+                1 + rng.below(9)
+            ),
+            1 => format!(
+                "date in_range start=2020-02-0{} {}={}",
+                1 + rng.below(9),
+                // crmsh 4.4.1 refuses days/hours/... here and yeardays below.
+                rng.pick(&["years", "months"]),
+                1 + rng.below(12)
+            ),
+            _ => format!(
+                "date {} hours=9-17 {}",
+                rng.pick(&["date_spec", "spec"]),
+                rng.pick(&["weekdays=1-5", "monthdays=1-15"])
+            ),
+        },
         _ => {
             let op = *rng.pick(&["lt", "gt", "lte", "gte", "eq", "ne"]);
             let typed = if rng.chance(40) {
