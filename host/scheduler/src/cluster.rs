@@ -39,13 +39,13 @@ impl NodeInfo {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct PrimState {
+pub(crate) struct PrimState<'a> {
     pub agent: String,
     pub template: String,
     pub utilization: BTreeMap<String, i64>,
     pub migration_threshold: i64,
     pub allow_migrate: bool,
-    pub ops: Vec<atrium_cib::Op>,
+    pub ops: &'a [atrium_cib::Op],
     /// Nodes where the resource is active now, with its role there.
     pub running: Vec<(NodeIx, Role)>,
     /// Nodes whose history shows the resource (so no probe is needed).
@@ -70,17 +70,17 @@ pub(crate) struct CloneState {
 }
 
 #[derive(Debug, Clone)]
-pub(crate) enum Kind {
-    Primitive(PrimState),
+pub(crate) enum Kind<'a> {
+    Primitive(PrimState<'a>),
     Group(Vec<RscIx>),
     Clone(CloneState),
 }
 
 #[derive(Debug, Clone)]
-pub(crate) struct Rsc {
+pub(crate) struct Rsc<'a> {
     pub id: String,
     pub parent: Option<RscIx>,
-    pub kind: Kind,
+    pub kind: Kind<'a>,
     pub meta: BTreeMap<String, String>,
     pub priority: i64,
     pub stickiness: Score,
@@ -90,14 +90,14 @@ pub(crate) struct Rsc {
     pub target_role: Option<Role>,
 }
 
-impl Rsc {
-    pub fn prim(&self) -> Option<&PrimState> {
+impl<'a> Rsc<'a> {
+    pub fn prim(&self) -> Option<&PrimState<'a>> {
         match &self.kind {
             Kind::Primitive(p) => Some(p),
             _ => None,
         }
     }
-    pub fn prim_mut(&mut self) -> Option<&mut PrimState> {
+    pub fn prim_mut(&mut self) -> Option<&mut PrimState<'a>> {
         match &mut self.kind {
             Kind::Primitive(p) => Some(p),
             _ => None,
@@ -105,12 +105,12 @@ impl Rsc {
     }
 }
 
-pub(crate) struct Cluster {
+pub(crate) struct Cluster<'a> {
     pub opts: ClusterOptions,
     pub have_quorum: bool,
     pub now: i64,
     pub nodes: Vec<NodeInfo>,
-    pub rscs: Vec<Rsc>,
+    pub rscs: Vec<Rsc<'a>>,
     /// Top-level resources in configuration order.
     pub top: Vec<RscIx>,
     pub by_id: BTreeMap<String, RscIx>,
@@ -127,8 +127,8 @@ fn truthy(meta: &BTreeMap<String, String>, key: &str) -> Option<bool> {
     meta.get(key).and_then(|v| atrium_cib::parse_bool(v))
 }
 
-impl Cluster {
-    pub fn unpack(cib: &Cib, now: i64) -> Cluster {
+impl<'a> Cluster<'a> {
+    pub fn unpack(cib: &'a Cib, now: i64) -> Cluster<'a> {
         let opts = cib.options();
         let mut c = Cluster {
             opts,
@@ -149,7 +149,7 @@ impl Cluster {
         }
         let defaults = nv_flatten(&cib.configuration.rsc_defaults, |s| s.rule.is_none());
         for r in &cib.configuration.resources {
-            let ix = c.add_resource(r, None, &defaults, None);
+            let ix = c.add_resource(Def::Resource(r), None, &defaults, None);
             c.top.push(ix);
         }
         c.link_remote_nodes();
@@ -255,15 +255,17 @@ impl Cluster {
 
     fn add_resource(
         &mut self,
-        r: &Resource,
+        def: Def<'a>,
         parent: Option<RscIx>,
         inherited: &BTreeMap<String, String>,
         instance: Option<(usize, &str)>,
     ) -> RscIx {
         let mut meta = inherited.clone();
-        meta.extend(nv_flatten(r.meta_attributes(), |s: &NvSet| s.rule.is_none()));
-        let suffix = instance.map(|(n, _)| format!(":{n}")).unwrap_or_default();
-        let id = format!("{}{}", r.id(), suffix);
+        meta.extend(nv_flatten(def.meta_attributes(), |s: &NvSet| s.rule.is_none()));
+        let id = match instance {
+            Some((n, _)) => format!("{}:{n}", def.id()),
+            None => def.id().to_string(),
+        };
         let in_clone = instance.is_some();
         let ix = self.rscs.len();
         let priority = int_meta(&meta, "priority").unwrap_or(0);
@@ -275,29 +277,26 @@ impl Cluster {
         let maintenance = truthy(&meta, "maintenance").unwrap_or(false) || self.opts.maintenance_mode;
         let managed = truthy(&meta, "is-managed").unwrap_or(true) && !maintenance;
         let target_role = meta.get("target-role").and_then(|v| Role::parse(v));
+        self.by_id.insert(id.clone(), ix);
         self.rscs.push(Rsc {
-            id: id.clone(),
+            id,
             parent,
             kind: Kind::Group(Vec::new()),
-            meta: meta.clone(),
+            meta,
             priority,
             stickiness,
             managed,
             maintenance,
             target_role,
         });
-        self.by_id.insert(id.clone(), ix);
-        let kind = match r {
-            Resource::Primitive(p) => Kind::Primitive(self.prim_state(p, &meta)),
-            Resource::Group(g) => {
-                let kids = g
-                    .children
-                    .iter()
-                    .map(|p| self.add_resource(&Resource::Primitive(p.clone()), Some(ix), &meta, instance))
-                    .collect();
+        let meta = self.rscs[ix].meta.clone();
+        let kind = match def {
+            Def::Member(p) | Def::Resource(Resource::Primitive(p)) => Kind::Primitive(self.prim_state(p, &meta)),
+            Def::Resource(Resource::Group(g)) => {
+                let kids = g.children.iter().map(|p| self.add_resource(Def::Member(p), Some(ix), &meta, instance)).collect();
                 Kind::Group(kids)
             }
-            Resource::Clone(cl) => {
+            Def::Resource(Resource::Clone(cl)) => {
                 let promotable = cl.is_promotable();
                 let unique = truthy(&meta, "globally-unique").unwrap_or(false);
                 let nodes = self.nodes.len();
@@ -311,7 +310,7 @@ impl Cluster {
                     .map_or(1, |v| v.max(0) as usize);
                 // Instances inherit the clone's meta (stickiness included).
                 let instances = (0..clone_max)
-                    .map(|n| self.add_resource(&cl.child, Some(ix), &meta, Some((n, &cl.id))))
+                    .map(|n| self.add_resource(Def::Resource(&cl.child), Some(ix), &meta, Some((n, &cl.id))))
                     .collect();
                 Kind::Clone(CloneState {
                     instances,
@@ -327,7 +326,7 @@ impl Cluster {
         ix
     }
 
-    fn prim_state(&self, p: &Primitive, meta: &BTreeMap<String, String>) -> PrimState {
+    fn prim_state(&self, p: &'a Primitive, meta: &BTreeMap<String, String>) -> PrimState<'a> {
         let utilization = nv_flatten(&p.utilization, |_| true)
             .into_iter()
             .filter_map(|(k, v)| v.trim().parse::<i64>().ok().map(|v| (k, v)))
@@ -342,7 +341,7 @@ impl Cluster {
             utilization,
             migration_threshold,
             allow_migrate: truthy(meta, "allow-migrate").unwrap_or(false),
-            ops: p.operations.clone(),
+            ops: &p.operations,
             running: Vec::new(),
             known_on: BTreeSet::new(),
             history: BTreeMap::new(),
@@ -391,7 +390,7 @@ impl Cluster {
                 let first = candidates[0];
                 let hist = {
                     let p = self.rscs[first].prim().expect("instances are primitives");
-                    let ops = p.ops.clone();
+                    let ops = p.ops;
                     let on_fail_for = move |task: &str, interval: u64| {
                         ops.iter().find(|o| o.name == task && o.interval_ms == interval).and_then(|o| o.on_fail)
                     };
@@ -565,6 +564,29 @@ impl Cluster {
             ix = p;
         }
         ix
+    }
+}
+
+/// A configuration element that becomes a resource: a top-level resource or a group member.
+#[derive(Clone, Copy)]
+enum Def<'a> {
+    Resource(&'a Resource),
+    Member(&'a Primitive),
+}
+
+impl<'a> Def<'a> {
+    fn id(self) -> &'a str {
+        match self {
+            Def::Resource(r) => r.id(),
+            Def::Member(p) => &p.id,
+        }
+    }
+
+    fn meta_attributes(self) -> &'a [NvSet] {
+        match self {
+            Def::Resource(r) => r.meta_attributes(),
+            Def::Member(p) => &p.meta_attributes,
+        }
     }
 }
 

@@ -255,7 +255,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
 }
 
 /// The configured recurring monitors that apply to a role.
-fn monitors_for(prim: &PrimState, role: Role) -> impl Iterator<Item = &atrium_cib::Op> {
+fn monitors_for<'a>(prim: &PrimState<'a>, role: Role) -> impl Iterator<Item = &'a atrium_cib::Op> + use<'a> {
     prim.ops.iter().filter(move |o| {
         let op_role = o.role.unwrap_or(Role::Started);
         let same = op_role == role || matches!((op_role, role), (Role::Started, Role::Unpromoted) | (Role::Unpromoted, Role::Started));

@@ -66,8 +66,8 @@ fn unit_of(cl: &Cluster, ix: RscIx) -> RscIx {
     }
 }
 
-struct Assigner<'a> {
-    cl: &'a Cluster,
+struct Assigner<'a, 'c> {
+    cl: &'a Cluster<'c>,
     p: Placement,
     capacity: Capacity,
     count: Vec<usize>,
@@ -193,7 +193,7 @@ pub(crate) fn place(cib: &Cib, cl: &Cluster) -> Placement {
     a.p
 }
 
-impl Assigner<'_> {
+impl Assigner<'_, '_> {
     fn strategy(&self) -> PlacementStrategy {
         self.cl.opts.placement_strategy
     }
