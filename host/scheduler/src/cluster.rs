@@ -55,8 +55,14 @@ pub(crate) struct PrimState<'a> {
     pub failcount: BTreeMap<NodeIx, i64>,
     /// Promotion score per node from `master-<id>` attributes.
     pub promotion_attr: BTreeMap<NodeIx, Score>,
-    /// Recurring monitors (node, interval) recorded since the last start, stop or role change.
+    /// Recurring monitors (node, interval) whose latest result since the last start, stop or
+    /// role change was a success: they are still running.
     pub active_monitors: BTreeSet<(NodeIx, u64)>,
+    /// Every recurring monitor (node, interval) recorded since the last start, stop or role
+    /// change, whatever its result.
+    pub recorded_monitors: BTreeSet<(NodeIx, u64)>,
+    /// Nodes with fail counts whose failure-timeout has passed: to be cleared.
+    pub expired_failcount_on: BTreeSet<NodeIx>,
 }
 
 #[derive(Debug, Clone)]
@@ -348,6 +354,8 @@ impl<'a> Cluster<'a> {
             failcount: BTreeMap::new(),
             promotion_attr: BTreeMap::new(),
             active_monitors: BTreeSet::new(),
+            recorded_monitors: BTreeSet::new(),
+            expired_failcount_on: BTreeSet::new(),
         }
     }
 
@@ -446,7 +454,7 @@ impl<'a> Cluster<'a> {
                     .and_then(|v| parse_duration_ms(v).ok())
                     .unwrap_or(0);
                 let rid = self.rscs[target].id.clone();
-                let fc = failcount(&transient, &rid, &base, timeout, recheck_now, &self.rscs[target].prim().unwrap().ops);
+                let (fc, expired_failures) = failcount(&transient, &rid, &base, timeout, recheck_now, self.rscs[target].prim().unwrap().ops);
                 let promo = transient
                     .get(&format!("master-{rid}"))
                     .or_else(|| transient.get(&format!("master-{base}")))
@@ -460,16 +468,28 @@ impl<'a> Cluster<'a> {
                     .map(|o| o.call_id)
                     .max()
                     .unwrap_or(-1);
+                let mut latest: BTreeMap<u64, &LrmRscOp> = BTreeMap::new();
                 for o in lrm.ops.iter().filter(|o| o.operation == "monitor" && o.interval_ms > 0 && o.call_id > changed_at) {
-                    if o.op_status != atrium_cib::status::op_status::CANCELLED {
-                        p.active_monitors.insert((node, o.interval_ms));
+                    if latest.get(&o.interval_ms).is_none_or(|l| o.call_id >= l.call_id) {
+                        latest.insert(o.interval_ms, o);
                     }
+                }
+                for (interval, o) in latest {
+                    let ok = o.op_status == atrium_cib::status::op_status::DONE && matches!(o.rc_code, 0 | 8);
+                    let ignored = p.ops.iter().any(|d| d.name == "monitor" && d.interval_ms == interval && d.on_fail == Some(OnFail::Ignore));
+                    if ok || ignored {
+                        p.active_monitors.insert((node, interval));
+                    }
+                    p.recorded_monitors.insert((node, interval));
                 }
                 if hist.role != Role::Stopped {
                     p.running.push((node, hist.role));
                 }
                 if fc > 0 {
                     p.failcount.insert(node, fc);
+                }
+                if expired_failures {
+                    p.expired_failcount_on.insert(node);
                 }
                 if let Some(s) = promo {
                     p.promotion_attr.insert(node, s);
@@ -594,7 +614,8 @@ fn is_remote_connection(p: &Primitive) -> bool {
     p.class == "ocf" && p.provider.as_deref() == Some("pacemaker") && p.agent_type == "remote"
 }
 
-/// Sum the fail counts recorded for a resource, skipping expired ones.
+/// Sum the fail counts recorded for a resource, skipping expired ones; also say whether any
+/// had expired (and so should be cleared).
 fn failcount(
     transient: &BTreeMap<String, String>,
     id: &str,
@@ -602,8 +623,9 @@ fn failcount(
     timeout_ms: u64,
     now: i64,
     ops: &[atrium_cib::Op],
-) -> i64 {
+) -> (i64, bool) {
     let mut total = Score::ZERO;
+    let mut expired = false;
     for (k, v) in transient {
         let Some(rest) = k.strip_prefix("fail-count-") else { continue };
         let (rid, op) = match rest.split_once('#') {
@@ -630,6 +652,7 @@ fn failcount(
         if timeout_ms > 0 && !blocked {
             let last = transient.get(&format!("last-failure-{rest}")).and_then(|t| t.parse::<i64>().ok());
             if last.is_some_and(|t| t + (timeout_ms / 1000) as i64 <= now) {
+                expired = true;
                 continue;
             }
         }
@@ -637,5 +660,5 @@ fn failcount(
             total = total.add(s);
         }
     }
-    total.value()
+    (total.value(), expired)
 }

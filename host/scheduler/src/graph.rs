@@ -20,6 +20,8 @@ pub enum ActionKind {
     Fence { action: String },
     /// Telling a node's controller to shut down.
     Shutdown,
+    /// Clearing a resource's expired fail count on a node.
+    ClearFailcount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -122,6 +124,16 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
         let mut probe_ids = Vec::new();
         for &n in &probes[ix] {
             probe_ids.push(g.add(ActionKind::Resource, Some(&rid), "monitor", 0, Some(&node_names[n]), true));
+        }
+        for &n in &prim.expired_failcount_on {
+            g.add(ActionKind::ClearFailcount, Some(&rid), "clear_failcount", 0, Some(&node_names[n]), true);
+        }
+        // Recurring monitors no longer configured are cancelled.
+        for &(n, interval) in &prim.recorded_monitors {
+            let configured = prim.ops.iter().any(|o| o.name == "monitor" && o.interval_ms == interval);
+            if !configured && cl.nodes[n].online {
+                g.add(ActionKind::Resource, Some(&rid), "cancel", interval, Some(&node_names[n]), true);
+            }
         }
         if p.frozen {
             // Resources in maintenance have their monitors cancelled.

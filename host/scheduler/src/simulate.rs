@@ -203,6 +203,11 @@ impl SimulationReport {
             let line = match &a.kind {
                 ActionKind::Fence { action } => format!("  * Fencing {} ({action})", a.node.as_deref().unwrap_or("")),
                 ActionKind::Shutdown => format!("  * Cluster action:  do_shutdown on {}", a.node.as_deref().unwrap_or("")),
+                ActionKind::ClearFailcount => format!(
+                    "  * Cluster action:  clear_failcount for {} on {}",
+                    a.rsc.as_deref().unwrap_or(""),
+                    a.node.as_deref().unwrap_or("")
+                ),
                 ActionKind::Pseudo => format!("  * Pseudo action:   {}", a.key()),
                 ActionKind::Resource if !a.runnable => continue,
                 ActionKind::Resource => {
