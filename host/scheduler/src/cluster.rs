@@ -96,6 +96,13 @@ pub(crate) struct Rsc<'a> {
     pub target_role: Option<Role>,
 }
 
+impl PrimState<'_> {
+    /// Fence devices and remote connections run on cluster nodes only.
+    pub fn cluster_nodes_only(&self) -> bool {
+        self.agent.starts_with("stonith:") || self.agent == "ocf:pacemaker:remote"
+    }
+}
+
 impl<'a> Rsc<'a> {
     pub fn prim(&self) -> Option<&PrimState<'a>> {
         match &self.kind {

@@ -81,8 +81,8 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
     let probes: Vec<Vec<usize>> = (0..cl.rscs.len()).map(|ix| probe_nodes(&cl, &pl, ix)).collect();
     let graph = graph::build(&cl, &plans, &pairs, &probes, &fence);
 
-    // Fencing first, latest node first (as crm_simulate lists them), then resources in
-    // configuration order.
+    // Fencing first, latest node first (as crm_simulate lists them), then resources in the
+    // order they were considered for placement.
     let mut summary: Vec<SummaryItem> = fence
         .iter()
         .rev()
@@ -93,7 +93,6 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
         })
         .collect();
     let mut assignments = Vec::new();
-    // Resources are listed in the order they were considered for placement.
     for &top in &pl.order {
         for leaf in cl.leaves(top) {
             if let Some(item) = summary::item_for(&cl, leaf, &plans[leaf]) {
@@ -132,25 +131,35 @@ fn effective(n: &cluster::NodeInfo, v: Score) -> Score {
     if n.can_host() || (n.remote && n.unclean.is_none()) { v } else { Score::NEG_INFINITY }
 }
 
-/// Where a primitive must be probed: online nodes with no history of it, unless discovery is
-/// disabled there. Anonymous clone instances share one probe per node.
+/// Where a primitive must be probed: nodes that are (or are about to be) up with no history of
+/// it, unless discovery is disabled there. Anonymous clone instances share one probe per node,
+/// named after the instance placed there (or the first instance placed nowhere).
 fn probe_nodes(cl: &cluster::Cluster, pl: &placement::Placement, ix: usize) -> Vec<usize> {
     let r = &cl.rscs[ix];
     let Some(p) = r.prim() else { return Vec::new() };
-    if let Some(c) = cl.clone_of(ix)
-        && let cluster::Kind::Clone(cs) = &cl.rscs[c].kind
-        && !cs.unique
-        && !cl.leaves(cs.instances[0]).contains(&ix)
-    {
-        return Vec::new();
-    }
+    let anonymous = cl.clone_of(ix).and_then(|c| match &cl.rscs[c].kind {
+        cluster::Kind::Clone(cs) if !cs.unique => Some(cs),
+        _ => None,
+    });
     let unit = cl.top_of(ix);
-    let discover = pl.base[ix].as_ref().or(pl.base[unit].as_ref()).map(|b| b.discover.clone());
+    let discover = pl.base[ix].as_ref().or(pl.base[unit].as_ref()).map(|b| &b.discover);
     (0..cl.nodes.len())
         .filter(|&n| {
             let node = &cl.nodes[n];
-            let up = node.online && node.unclean.is_none() && !node.maintenance;
-            up && !p.known_on.contains(&n) && discover.as_ref().is_none_or(|d| d[n]) && r.managed
+            let remote_coming_up = node.connection.is_some_and(|c| pl.node[c].is_some());
+            let up = (node.online || remote_coming_up) && node.unclean.is_none() && !node.maintenance;
+            let eligible = !(node.remote && p.cluster_nodes_only());
+            up && eligible && !p.known_on.contains(&n) && discover.is_none_or(|d| d[n]) && r.managed
+        })
+        .filter(|&n| match anonymous {
+            None => true,
+            Some(cs) => {
+                let position = |i: usize| cs.instances.iter().position(|&x| cl.leaves(x).contains(&i));
+                let mine = position(ix);
+                let placed_here = cs.instances.iter().position(|&x| pl.node[x] == Some(n));
+                let spare = cs.instances.iter().position(|&x| pl.node[x].is_none()).unwrap_or(0);
+                mine == Some(placed_here.unwrap_or(spare))
+            }
         })
         .collect()
 }

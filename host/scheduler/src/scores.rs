@@ -139,7 +139,13 @@ pub(crate) fn base_scores(cl: &Cluster, loc: &LocationIndex, ix: RscIx) -> BaseS
     if let Kind::Group(kids) = &cl.rscs[ix].kind {
         ids.extend(kids.iter().copied());
     }
-    let mut exclusive: Option<Vec<bool>> = None;
+    // The strongest discovery mode named for a node wins (always < never < exclusive).
+    let rank = |d: ResourceDiscovery| match d {
+        ResourceDiscovery::Always => 0,
+        ResourceDiscovery::Never => 1,
+        ResourceDiscovery::Exclusive => 2,
+    };
+    let mut mode: Vec<Option<ResourceDiscovery>> = vec![None; cl.nodes.len()];
     for &r in &ids {
         let rid = template_id(cl, r);
         for (n, score, src, role, disc) in loc.for_rsc(&rid) {
@@ -153,26 +159,32 @@ pub(crate) fn base_scores(cl: &Cluster, loc: &LocationIndex, ix: RscIx) -> BaseS
                 }
             }
             b.add(*n, *score, format!("location {src}"));
-            match disc {
-                ResourceDiscovery::Never => b.discover[*n] = false,
-                ResourceDiscovery::Exclusive => {
-                    exclusive.get_or_insert_with(|| vec![false; cl.nodes.len()])[*n] = true;
-                }
-                ResourceDiscovery::Always => {}
+            if mode[*n].is_none_or(|m| rank(*disc) > rank(m)) {
+                mode[*n] = Some(*disc);
             }
         }
     }
-    if let Some(ex) = exclusive {
-        for (n, ok) in ex.into_iter().enumerate() {
-            if !ok {
+    // With any exclusive node, the resource may only be discovered and run on those nodes.
+    let exclusive = mode.contains(&Some(ResourceDiscovery::Exclusive));
+    for (n, m) in mode.into_iter().enumerate() {
+        match m {
+            Some(ResourceDiscovery::Never) => b.discover[n] = false,
+            Some(ResourceDiscovery::Exclusive) => {}
+            _ if exclusive => {
                 b.discover[n] = false;
                 b.allowed[n] = false;
             }
+            _ => {}
         }
     }
     for leaf in cl.leaves(ix) {
         let r = &cl.rscs[leaf];
         let p = r.prim().expect("leaves are primitives");
+        if p.cluster_nodes_only() {
+            for (n, node) in cl.nodes.iter().enumerate() {
+                b.allowed[n] &= !node.remote;
+            }
+        }
         for &(n, _) in &p.running {
             if r.stickiness != Score::ZERO && r.managed {
                 b.add(n, r.stickiness, format!("{} resource-stickiness (active here)", r.id));

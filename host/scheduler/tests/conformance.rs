@@ -16,7 +16,7 @@ const CURRENT_STATUS_THRESHOLD: usize = 51;
 const REVISED_STATUS_THRESHOLD: usize = 52;
 /// Cases whose set of executed actions (the "Executing Cluster Transition" lines, compared as a
 /// sorted list since the graph only fixes a partial order) matches.
-const ACTIONS_THRESHOLD: usize = 50;
+const ACTIONS_THRESHOLD: usize = 52;
 
 fn normalise(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
