@@ -21,6 +21,8 @@ pub(crate) struct NodeInfo {
     pub unclean: Option<String>,
     /// The node is unclean but fencing is disabled: treated as down without fencing.
     pub lost: bool,
+    /// The status section has no entry for the node: it has never been seen.
+    pub unseen: bool,
     pub standby: bool,
     pub maintenance: bool,
     pub shutdown: bool,
@@ -237,6 +239,7 @@ impl<'a> Cluster<'a> {
                 online,
                 unclean,
                 lost,
+                unseen: state.is_none(),
                 standby,
                 maintenance,
                 shutdown,

@@ -138,7 +138,9 @@ fn build(cl: &Cluster, pl: &Placements, fenced: &[usize], after: bool) -> Cluste
                 if up { NodeState::Online } else { NodeState::Offline }
             } else if fenced.contains(&n) {
                 NodeState::Offline
-            } else if node.unclean.is_some() {
+            } else if node.unclean.is_some() || (node.remote && node.unseen && !node.online) {
+                // A remote node never seen is shown as unclean, though only a failed connection
+                // gets it fenced.
                 NodeState::Unclean
             } else if !node.online {
                 NodeState::Offline
