@@ -139,6 +139,9 @@ impl Liveness {
                 Some((term, since)) if term == metrics.current_term => since,
                 _ => {
                     inner.leading = Some((metrics.current_term, now));
+                    // A previous leader's acknowledgement must not count after this
+                    // leadership ends.
+                    inner.acked = None;
                     now
                 }
             };
