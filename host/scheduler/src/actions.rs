@@ -34,6 +34,10 @@ pub(crate) struct Plan {
 /// One leg of an ordering between primitives.
 #[derive(Debug, Clone)]
 pub(crate) struct OrderPair {
+    /// The resources the constraint names (a group or clone stands for its markers in the
+    /// graph); `first`/`then` are the primitives standing for them.
+    pub first_unit: RscIx,
+    pub then_unit: RscIx,
     pub first: RscIx,
     pub first_action: RscAction,
     pub then: RscIx,
@@ -105,8 +109,17 @@ pub(crate) fn order_pairs(cib: &Cib, cl: &Cluster) -> Vec<OrderPair> {
     for r in cl.rscs.iter() {
         if let Kind::Group(kids) = &r.kind {
             for w in kids.windows(2) {
-                out.push(OrderPair { first: w[0], first_action: RscAction::Start, then: w[1], then_action: RscAction::Start, kind: OrderKind::Mandatory });
-                out.push(OrderPair { first: w[1], first_action: RscAction::Stop, then: w[0], then_action: RscAction::Stop, kind: OrderKind::Mandatory });
+                let pair = |first: RscIx, then: RscIx, action: RscAction| OrderPair {
+                    first_unit: first,
+                    then_unit: then,
+                    first,
+                    first_action: action,
+                    then,
+                    then_action: action,
+                    kind: OrderKind::Mandatory,
+                };
+                out.push(pair(w[0], w[1], RscAction::Start));
+                out.push(pair(w[1], w[0], RscAction::Stop));
             }
         }
     }
@@ -160,7 +173,7 @@ fn push_leaf_pairs(cl: &Cluster, out: &mut Vec<OrderPair>, f: RscIx, fa: RscActi
     };
     for &a in &side(f, fa, true) {
         for &b in &side(t, ta, false) {
-            out.push(OrderPair { first: a, first_action: fa, then: b, then_action: ta, kind });
+            out.push(OrderPair { first_unit: f, then_unit: t, first: a, first_action: fa, then: b, then_action: ta, kind });
         }
     }
 }

@@ -15,6 +15,7 @@ pub(crate) type RscIx = usize;
 #[derive(Debug, Clone)]
 pub(crate) struct NodeInfo {
     pub name: String,
+    pub id: String,
     pub remote: bool,
     pub online: bool,
     /// Why the node must be fenced (only when fencing is enabled).
@@ -131,6 +132,8 @@ pub(crate) struct Cluster<'a> {
     pub by_id: BTreeMap<String, RscIx>,
     /// Each node's position in name order, the final placement tie-break.
     pub name_rank: Vec<usize>,
+    /// The designated coordinator named by the CIB.
+    pub dc: Option<NodeIx>,
 }
 
 fn int_meta(meta: &BTreeMap<String, String>, key: &str) -> Option<i64> {
@@ -154,8 +157,10 @@ impl<'a> Cluster<'a> {
             top: Vec::new(),
             by_id: BTreeMap::new(),
             name_rank: Vec::new(),
+            dc: None,
         };
         c.unpack_nodes(cib);
+        c.dc = cib.dc_uuid.as_deref().and_then(|id| c.nodes.iter().position(|n| n.id == id));
         let mut by_name: Vec<NodeIx> = (0..c.nodes.len()).collect();
         by_name.sort_by(|&a, &b| c.nodes[a].name.cmp(&c.nodes[b].name));
         c.name_rank = vec![0; c.nodes.len()];
@@ -235,6 +240,7 @@ impl<'a> Cluster<'a> {
                 || state.and_then(|s| s.extra.get("shutdown")).is_some_and(|v| v != "0" && !v.is_empty());
             c.nodes.push(NodeInfo {
                 name,
+                id,
                 remote,
                 online,
                 unclean,

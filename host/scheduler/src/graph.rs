@@ -64,6 +64,41 @@ impl TransitionGraph {
         id
     }
 
+    /// The label Pacemaker's Graphviz output gives an action: its key, then its node for
+    /// actions that run somewhere.
+    pub fn dot_label(&self, a: &Action) -> String {
+        match (&a.kind, &a.node) {
+            (ActionKind::Fence { action }, Some(n)) => format!("stonith '{action}' {n}"),
+            (ActionKind::Shutdown, Some(n)) => format!("do_shutdown {n}"),
+            (ActionKind::Resource, Some(n)) if a.task == "cancel" => {
+                format!("Cancel {}_monitor_{} {n}", a.rsc.as_deref().unwrap_or(""), a.interval_ms)
+            }
+            (_, Some(n)) => format!("{} {n}", a.key()),
+            _ => a.key(),
+        }
+    }
+
+    /// The graph in Graphviz form, one sorted line per action and per ordering.
+    pub fn to_dot(&self) -> String {
+        let mut lines: Vec<String> = self
+            .actions
+            .iter()
+            .map(|a| {
+                let color = if a.runnable { "green" } else { "red" };
+                let font = if matches!(a.kind, ActionKind::Pseudo) { "orange" } else { "black" };
+                format!("\"{}\" [ style=bold color=\"{color}\" fontcolor=\"{font}\"]", self.dot_label(a))
+            })
+            .chain(self.edges.iter().map(|&(x, y)| {
+                // Orderings involving an action that cannot run are drawn dashed.
+                let style = if self.actions[x].runnable && self.actions[y].runnable { "bold" } else { "dashed" };
+                format!("\"{}\" -> \"{}\" [ style = {style}]", self.dot_label(&self.actions[x]), self.dot_label(&self.actions[y]))
+            }))
+            .collect();
+        lines.sort();
+        lines.dedup();
+        format!(" digraph \"g\" {{\n{}\n}}\n", lines.join("\n"))
+    }
+
     /// Actions in an order that respects every edge (ties keep creation order).
     pub fn topological(&self) -> Vec<&Action> {
         let n = self.actions.len();
@@ -96,6 +131,7 @@ impl TransitionGraph {
 
 #[derive(Default)]
 struct RscActions {
+    probes: Vec<usize>,
     stop: Option<usize>,
     start: Option<usize>,
     promote: Option<usize>,
@@ -103,7 +139,16 @@ struct RscActions {
 }
 
 /// Build the graph from the plans. `probe_nodes` lists, per primitive, where to probe.
-pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &[Vec<usize>], fence: &[usize]) -> TransitionGraph {
+/// `anti` lists primitives that must not share a node (-INFINITY colocations): on each node,
+/// one's probe or stop comes before the other's start.
+pub(crate) fn build(
+    cl: &Cluster,
+    plans: &[Plan],
+    pairs: &[OrderPair],
+    probes: &[Vec<usize>],
+    fence: &[usize],
+    anti: &[(RscIx, RscIx)],
+) -> TransitionGraph {
     let mut g = TransitionGraph::default();
     // Probes dominate large fresh clusters; size the vectors once.
     let probe_count: usize = probes.iter().map(Vec::len).sum();
@@ -116,6 +161,10 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
         let id = g.add(kind, None, "stonith", 0, Some(&node_names[n]), true);
         fence_ids.insert(n, id);
     }
+    // The coordinator is fenced last.
+    if let Some(&dc_fence) = cl.dc.and_then(|dc| fence_ids.get(&dc)) {
+        g.edges.extend(fence_ids.values().filter(|&&f| f != dc_fence).map(|&f| (f, dc_fence)));
+    }
     let mut per: Vec<RscActions> = (0..cl.rscs.len()).map(|_| RscActions::default()).collect();
     for (ix, r) in cl.rscs.iter().enumerate() {
         let Some(prim) = r.prim() else { continue };
@@ -125,14 +174,20 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
         for &n in &probes[ix] {
             probe_ids.push(g.add(ActionKind::Resource, Some(&rid), "monitor", 0, Some(&node_names[n]), true));
         }
+        per[ix].probes = probe_ids.clone();
+        // Probes of clone instances come before the clone starts (added with its markers).
+        if cl.clone_of(ix).is_some() {
+            probe_ids.clear();
+        }
         for &n in &prim.expired_failcount_on {
             g.add(ActionKind::ClearFailcount, Some(&rid), "clear_failcount", 0, Some(&node_names[n]), true);
         }
-        // Recurring monitors no longer configured are cancelled.
+        // Recurring monitors no longer configured are cancelled (after the resource stops there).
+        let mut cancels = Vec::new();
         for &(n, interval) in &prim.recorded_monitors {
             let configured = prim.ops.iter().any(|o| o.name == "monitor" && o.interval_ms == interval);
             if !configured && cl.nodes[n].online {
-                g.add(ActionKind::Resource, Some(&rid), "cancel", interval, Some(&node_names[n]), true);
+                cancels.push((n, g.add(ActionKind::Resource, Some(&rid), "cancel", interval, Some(&node_names[n]), true)));
             }
         }
         if p.frozen {
@@ -154,8 +209,9 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             let start = g.add(ActionKind::Pseudo, Some(&rid), "start", 0, Some(&node_names[n]), true);
             for &pr in &probe_ids {
                 g.edges.push((pr, to));
+                g.edges.push((pr, start));
             }
-            g.edges.extend([(to, from), (from, stop), (stop, start)]);
+            g.edges.extend([(to, from), (from, stop), (from, start), (stop, start)]);
             per[ix].stop = Some(stop);
             per[ix].start = Some(start);
             add_monitors(&mut g, prim, &rid, &node_names[n], Role::Started, &[start]);
@@ -171,6 +227,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             if let Some(&f) = fence_ids.get(&c) {
                 g.edges.push((f, id));
             }
+            g.edges.extend(cancels.iter().filter(|&&(n, _)| n == c).map(|&(_, x)| (id, x)));
             if let Some(d) = per[ix].demote {
                 g.edges.push((d, id));
             }
@@ -234,7 +291,7 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             }
         }
     }
-    add_collective_pseudo_actions(cl, &mut g, &per);
+    let marks = add_collective_pseudo_actions(cl, &mut g, &per);
     for o in pairs {
         if o.kind == OrderKind::Serialize {
             continue;
@@ -245,8 +302,44 @@ pub(crate) fn build(cl: &Cluster, plans: &[Plan], pairs: &[OrderPair], probes: &
             RscAction::Promote => per[ix].promote,
             RscAction::Demote => per[ix].demote,
         };
-        if let (Some(a), Some(b)) = (pick(o.first, o.first_action), pick(o.then, o.then_action)) {
+        // A group or clone named in a constraint is ordered through its markers: "first" is
+        // done when its completion marker is, "then" begins with its opening marker.
+        let first = match marks.get(&o.first_unit) {
+            Some(m) => m.done(o.first_action),
+            None => pick(o.first, o.first_action),
+        };
+        let then = match marks.get(&o.then_unit) {
+            Some(m) => m.begin(o.then_action),
+            None => pick(o.then, o.then_action),
+        };
+        if let (Some(a), Some(b)) = (first, then) {
             g.edges.push((a, b));
+        }
+    }
+    // Actions on a remote node need its connection: after the connection starts, before it stops.
+    for (n, node) in cl.nodes.iter().enumerate() {
+        let Some(conn) = node.connection else { continue };
+        let on_node: Vec<usize> = g.actions.iter().filter(|a| a.node.as_deref() == Some(&*node_names[n])).map(|a| a.id).collect();
+        for a in on_node {
+            let needs_connection = !matches!(g.actions[a].kind, ActionKind::Fence { .. }) && !matches!(g.actions[a].task, "stop" | "demote");
+            if let Some(s) = per[conn].start
+                && needs_connection
+            {
+                g.edges.push((s, a));
+            }
+            if let Some(s) = per[conn].stop
+                && g.actions[a].task == "stop"
+            {
+                g.edges.push((a, s));
+            }
+        }
+    }
+    for &(a, b) in anti {
+        for (x, y) in [(a, b), (b, a)] {
+            let Some(start) = per[y].start else { continue };
+            let node = g.actions[start].node.clone();
+            let before: Vec<usize> = per[x].probes.iter().copied().chain(per[x].stop).filter(|&p| g.actions[p].node == node).collect();
+            g.edges.extend(before.into_iter().map(|p| (p, start)));
         }
     }
     for n in 0..cl.nodes.len() {
@@ -282,12 +375,40 @@ fn add_monitors(g: &mut TransitionGraph, prim: &PrimState, rid: &Arc<str>, node:
     }
 }
 
+/// The pseudo actions bracketing a group's or clone's member actions: (begin, done) per task.
+#[derive(Default)]
+struct Marks {
+    start: Option<(usize, usize)>,
+    stop: Option<(usize, usize)>,
+    promote: Option<(usize, usize)>,
+    demote: Option<(usize, usize)>,
+}
+
+impl Marks {
+    fn pair(&self, a: RscAction) -> Option<(usize, usize)> {
+        match a {
+            RscAction::Start => self.start,
+            RscAction::Stop => self.stop,
+            RscAction::Promote => self.promote,
+            RscAction::Demote => self.demote,
+        }
+    }
+    fn begin(&self, a: RscAction) -> Option<usize> {
+        self.pair(a).map(|p| p.0)
+    }
+    fn done(&self, a: RscAction) -> Option<usize> {
+        self.pair(a).map(|p| p.1)
+    }
+}
+
 /// Groups and clones get start/running and stop/stopped markers around their members' actions.
-fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[RscActions]) {
+fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[RscActions]) -> BTreeMap<RscIx, Marks> {
+    let mut all = BTreeMap::new();
     for (ix, r) in cl.rscs.iter().enumerate() {
         if matches!(r.kind, Kind::Primitive(_)) {
             continue;
         }
+        let mut marks = Marks::default();
         let leaves = cl.leaves(ix);
         let rid: Arc<str> = Arc::from(r.id.as_str());
         let starts: Vec<usize> = leaves.iter().filter_map(|&l| per[l].start).collect();
@@ -297,15 +418,17 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
             let begin = g.add(ActionKind::Pseudo, Some(&rid), "stop", 0, None, true);
             let end = g.add(ActionKind::Pseudo, Some(&rid), "stopped", 0, None, true);
             stopped_marker = Some(end);
+            g.edges.push((begin, end));
             for &s in &stops {
                 g.edges.push((begin, s));
                 g.edges.push((s, end));
             }
+            marks.stop = Some((begin, end));
         }
         if matches!(r.kind, Kind::Clone(_)) {
-            for (task, done, members) in [
-                ("promote", "promoted", leaves.iter().filter_map(|&l| per[l].promote).collect::<Vec<_>>()),
-                ("demote", "demoted", leaves.iter().filter_map(|&l| per[l].demote).collect()),
+            for (action, task, done, members) in [
+                (RscAction::Promote, "promote", "promoted", leaves.iter().filter_map(|&l| per[l].promote).collect::<Vec<_>>()),
+                (RscAction::Demote, "demote", "demoted", leaves.iter().filter_map(|&l| per[l].demote).collect()),
             ] {
                 if members.is_empty() {
                     continue;
@@ -316,12 +439,18 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
                     g.edges.push((begin, m));
                     g.edges.push((m, end));
                 }
+                if action == RscAction::Promote {
+                    marks.promote = Some((begin, end));
+                } else {
+                    marks.demote = Some((begin, end));
+                }
             }
         }
         if !starts.is_empty() {
             let runnable = starts.iter().any(|&s| g.actions[s].runnable);
             let begin = g.add(ActionKind::Pseudo, Some(&rid), "start", 0, None, runnable);
             let end = g.add(ActionKind::Pseudo, Some(&rid), "running", 0, None, runnable);
+            g.edges.push((begin, end));
             for &s in &starts {
                 g.edges.push((begin, s));
                 g.edges.push((s, end));
@@ -329,6 +458,21 @@ fn add_collective_pseudo_actions(cl: &Cluster, g: &mut TransitionGraph, per: &[R
             if !stops.is_empty() {
                 g.edges.push((stopped_marker.expect("stop markers exist when members stop"), begin));
             }
+            if matches!(r.kind, Kind::Clone(_)) {
+                for &l in &leaves {
+                    g.edges.extend(per[l].probes.iter().map(|&p| (p, begin)));
+                }
+            }
+            marks.start = Some((begin, end));
         }
+        // Instances are promoted once the clone runs, and stop only after demotion.
+        if let (Some((_, running)), Some((promote, _))) = (marks.start, marks.promote) {
+            g.edges.push((running, promote));
+        }
+        if let (Some((_, demoted)), Some((stop, _))) = (marks.demote, marks.stop) {
+            g.edges.push((demoted, stop));
+        }
+        all.insert(ix, marks);
     }
+    all
 }

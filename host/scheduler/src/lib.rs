@@ -79,7 +79,17 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
 
     let fence: Vec<usize> = (0..cl.nodes.len()).filter(|&n| cl.nodes[n].unclean.is_some()).collect();
     let probes: Vec<Vec<usize>> = (0..cl.rscs.len()).map(|ix| probe_nodes(&cl, &pl, ix)).collect();
-    let graph = graph::build(&cl, &plans, &pairs, &probes, &fence);
+    let anti: Vec<(usize, usize)> = pl
+        .colocations
+        .iter()
+        .filter(|c| c.score.is_neg_inf())
+        .flat_map(|c| {
+            let dependents = cl.leaves(c.dependent);
+            let primaries = cl.leaves(c.primary);
+            dependents.into_iter().flat_map(move |d| primaries.clone().into_iter().map(move |p| (d, p)))
+        })
+        .collect();
+    let graph = graph::build(&cl, &plans, &pairs, &probes, &fence, &anti);
 
     // Fencing first, latest node first (as crm_simulate lists them), then resources in the
     // order they were considered for placement.

@@ -1,6 +1,7 @@
 //! Conformance with Pacemaker's scheduler regression cases: the Transition Summary block of
 //! each case, whitespace-normalised, must match `summary/NAME.summary`; so should the current and
-//! revised status blocks. The cases are read from the directory named by ATRIUM_PCMK_CASES (GPL
+//! revised status blocks and the set of executed actions, and the orderings should match
+//! `dot/NAME.dot`. The cases are read from the directory named by ATRIUM_PCMK_CASES (GPL
 //! data, never copied into this repository).
 
 use atrium_cib::Cib;
@@ -16,6 +17,8 @@ const REVISED_STATUS_THRESHOLD: usize = 52;
 /// Cases whose set of executed actions (the "Executing Cluster Transition" lines, compared as a
 /// sorted list since the graph only fixes a partial order) matches.
 const ACTIONS_THRESHOLD: usize = 52;
+/// Cases whose orderings (the bold "a -> b" lines of `dot/NAME.dot`) match as a set.
+const EDGES_THRESHOLD: usize = 48;
 
 fn normalise(lines: &[String]) -> Vec<String> {
     lines.iter().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
@@ -52,7 +55,8 @@ fn pacemaker_regression_transition_summaries() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let mut passed = 0;
     let mut failed = Vec::new();
-    let (mut current_ok, mut revised_ok, mut actions_ok) = (0, 0, 0);
+    let (mut current_ok, mut revised_ok, mut actions_ok, mut edges_ok) = (0, 0, 0, 0);
+    let mut edges_failed = Vec::new();
     let mut actions_failed = Vec::new();
     let mut status_failed = Vec::new();
     let mut total = 0;
@@ -70,6 +74,16 @@ fn pacemaker_regression_transition_summaries() {
             v.sort();
             v
         };
+        let bold_edges = |dot: &str| -> std::collections::BTreeSet<String> {
+            dot.lines().filter(|l| l.contains(" -> ") && l.contains("style = bold")).map(str::to_string).collect()
+        };
+        let expected_dot = std::fs::read_to_string(dir.join("dot").join(format!("{name}.dot"))).unwrap();
+        let schedule = atrium_scheduler::schedule(&cib, now);
+        if bold_edges(&schedule.graph.to_dot()) == bold_edges(&expected_dot) {
+            edges_ok += 1;
+        } else {
+            edges_failed.push(name.to_string());
+        }
         if actions(&text) == actions(&expected_text) {
             actions_ok += 1;
         } else {
@@ -95,7 +109,9 @@ fn pacemaker_regression_transition_summaries() {
     }
     println!("status blocks: current {current_ok}/{total}, revised {revised_ok}/{total}; differing: {status_failed:?}");
     println!("executed actions: {actions_ok}/{total}; differing: {actions_failed:?}");
+    println!("orderings (dot edges): {edges_ok}/{total}; differing: {edges_failed:?}");
     assert!(passed >= PASS_THRESHOLD, "only {passed} cases pass, fewer than {PASS_THRESHOLD}; failing: {failed:?}");
+    assert!(edges_ok >= EDGES_THRESHOLD, "only {edges_ok} ordering sets match (want {EDGES_THRESHOLD}); differing: {edges_failed:?}");
     assert!(actions_ok >= ACTIONS_THRESHOLD, "only {actions_ok} action sets match (want {ACTIONS_THRESHOLD}); differing: {actions_failed:?}");
     assert!(
         current_ok >= CURRENT_STATUS_THRESHOLD && revised_ok >= REVISED_STATUS_THRESHOLD,
