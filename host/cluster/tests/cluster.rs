@@ -536,3 +536,78 @@ async fn busy_cluster_keeps_its_leader_and_reports_no_loss() {
     }
     println!("{proposals} proposals in 8 s with no election and no lost node");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_nodes_survive_two_failures_but_not_three() {
+    let mut nodes = start_memory_cluster(5, short_requests()).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let leader = agreed_leader(&all, BOUND).await;
+    let follower = others(&nodes, leader)[0].id;
+    take(&mut nodes, leader).crash().await;
+    take(&mut nodes, follower).crash().await;
+
+    let survivors: Vec<&TestNode> = nodes.iter().collect();
+    let new_leader = agreed_leader(&survivors, BOUND).await;
+    let index = nodes[0]
+        .cluster
+        .propose("three of five".into())
+        .await
+        .expect("propose");
+    all_applied(&survivors, index, CATCH_UP).await;
+    assert_eq!(by_id(&nodes, new_leader).status().voters.len(), 5);
+
+    let another = others(&nodes, new_leader)[0].id;
+    take(&mut nodes, another).crash().await;
+    for node in &nodes {
+        assert_minority(node).await;
+    }
+}
+
+/// A DC that stalls (GC pause, overloaded host) is replaced; when it resumes it learns the
+/// new term, steps down and follows, and no entry is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paused_leader_is_replaced_and_rejoins_as_follower() {
+    let nodes = start_memory_cluster(3, Timings::default()).await;
+    let all: Vec<&TestNode> = nodes.iter().collect();
+    let leader = agreed_leader(&all, BOUND).await;
+    let index = by_id(&nodes, leader)
+        .cluster
+        .propose("before pause".into())
+        .await
+        .expect("propose");
+    all_applied(&all, index, CATCH_UP).await;
+
+    let old = by_id(&nodes, leader);
+    let old_term = old.status().term;
+    old.pause(Duration::from_secs(3));
+    let rest = others(&nodes, leader);
+    let new_leader = agreed_leader(&rest, BOUND).await;
+    let index = rest[0]
+        .cluster
+        .propose("during pause".into())
+        .await
+        .expect("propose");
+
+    // After the pause every node, the old leader included, follows the new one.
+    let status = old
+        .wait_for("the old leader to follow", BOUND, |s| {
+            s.leader == Some(new_leader) && s.quorate
+        })
+        .await;
+    assert!(status.term > old_term && !status.i_am_leader);
+    let index = old
+        .cluster
+        .propose("after pause".into())
+        .await
+        .expect("propose")
+        .max(index);
+    all_applied(&all, index, CATCH_UP).await;
+    for node in &nodes {
+        assert_eq!(
+            node.journal().commands(),
+            ["before pause", "during pause", "after pause"],
+            "node {}",
+            node.id
+        );
+    }
+}
