@@ -316,11 +316,42 @@ pub(crate) fn build(
             g.edges.push((a, b));
         }
     }
+    // A primitive's probes come before the stop of what it is ordered after (so that a copy
+    // found running is stopped first), and a group member's probes before the stops of the
+    // members after it.
+    for o in pairs.iter().filter(|o| o.first_action == RscAction::Start && o.then_action == RscAction::Start && o.then_unit == o.then) {
+        let stop = match marks.get(&o.first_unit) {
+            Some(m) if o.first_unit != o.first => m.begin(RscAction::Stop),
+            _ => per[o.first].stop,
+        };
+        let Some(stop) = stop else { continue };
+        for leaf in cl.leaves(o.then_unit) {
+            g.edges.extend(per[leaf].probes.iter().map(|&p| (p, stop)));
+        }
+    }
+    for (ix, r) in cl.rscs.iter().enumerate() {
+        let Kind::Group(kids) = &r.kind else { continue };
+        let stopped = marks.get(&ix).and_then(|m| m.done(RscAction::Stop));
+        for (i, &x) in kids.iter().enumerate() {
+            for &p in &per[x].probes {
+                g.edges.extend(kids[i + 1..].iter().filter_map(|&y| per[y].stop).map(|s| (p, s)));
+                g.edges.extend(stopped.map(|s| (p, s)));
+            }
+        }
+    }
     // Actions on a remote node need its connection: after the connection starts, before it stops.
+    let mut by_node: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    if cl.nodes.iter().any(|n| n.connection.is_some()) {
+        for a in &g.actions {
+            if let Some(n) = &a.node {
+                by_node.entry(n).or_default().push(a.id);
+            }
+        }
+    }
+    let by_node: BTreeMap<String, Vec<usize>> = by_node.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     for (n, node) in cl.nodes.iter().enumerate() {
         let Some(conn) = node.connection else { continue };
-        let on_node: Vec<usize> = g.actions.iter().filter(|a| a.node.as_deref() == Some(&*node_names[n])).map(|a| a.id).collect();
-        for a in on_node {
+        for &a in by_node.get(&*node_names[n]).into_iter().flatten() {
             let needs_connection = !matches!(g.actions[a].kind, ActionKind::Fence { .. }) && !matches!(g.actions[a].task, "stop" | "demote");
             if let Some(s) = per[conn].start
                 && needs_connection
