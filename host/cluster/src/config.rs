@@ -91,11 +91,14 @@ impl Timings {
                 self.node_lost, self.heartbeat
             ));
         }
-        if self.lease <= self.heartbeat * 2 {
+        if self.lease <= self.election_timeout_max * 2 {
             return invalid(format!(
-                "lease ({:?}) must exceed two heartbeats ({:?})",
-                self.lease, self.heartbeat
+                "lease ({:?}) must outlast a DC failover, twice election_timeout_max ({:?})",
+                self.lease, self.election_timeout_max
             ));
+        }
+        if self.request_timeout.is_zero() {
+            return invalid("request_timeout must be positive".into());
         }
         Ok(())
     }
@@ -209,5 +212,67 @@ impl ClusterConfig {
     /// Whether this node writes the first membership of a fresh cluster.
     pub(crate) fn is_bootstrapper(&self) -> bool {
         self.initial_members.iter().map(|m| m.id).min() == Some(self.node_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(timings: Timings) -> ClusterConfig {
+        let key = ClusterKey::from_bytes(vec![1; 32]).expect("key");
+        let members = vec![
+            Member::new(1, "a", "127.0.0.1:1"),
+            Member::new(2, "b", "127.0.0.1:2"),
+        ];
+        ClusterConfig {
+            timings,
+            ..ClusterConfig::new(1, "a", "127.0.0.1:1", members, key)
+        }
+    }
+
+    #[test]
+    fn defaults_are_valid_and_accepted_by_openraft() {
+        let config = config(Timings::default());
+        config.validate().expect("valid");
+        config.raft_config().expect("openraft accepts it");
+        assert!(config.is_bootstrapper());
+    }
+
+    #[test]
+    fn inconsistent_settings_are_refused() {
+        let bad = [
+            Timings {
+                election_timeout_min: Duration::from_millis(900),
+                ..Timings::default()
+            },
+            Timings {
+                heartbeat: Duration::from_millis(500),
+                ..Timings::default()
+            },
+            Timings {
+                node_lost: Duration::from_millis(150),
+                ..Timings::default()
+            },
+            Timings {
+                lease: Duration::from_millis(1000),
+                ..Timings::default()
+            },
+        ];
+        for timings in bad {
+            let result = config(timings.clone()).validate();
+            assert!(
+                matches!(result, Err(ClusterError::InvalidConfig(_))),
+                "{timings:?}: {result:?}"
+            );
+        }
+        let mut misnamed = config(Timings::default());
+        misnamed.node_name = "z".into();
+        assert!(misnamed.validate().is_err());
+        let mut duplicate = config(Timings::default());
+        duplicate
+            .initial_members
+            .push(Member::new(2, "c", "127.0.0.1:3"));
+        assert!(duplicate.validate().is_err());
     }
 }
