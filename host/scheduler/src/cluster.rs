@@ -78,6 +78,8 @@ pub(crate) struct CloneState {
     pub promoted_node_max: usize,
 }
 
+// Most resources are primitives; boxing their state would only add an indirection.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub(crate) enum Kind<'a> {
     Primitive(PrimState<'a>),

@@ -373,12 +373,12 @@ pub(crate) fn build(
             g.edges.extend(before.into_iter().map(|p| (p, start)));
         }
     }
-    for n in 0..cl.nodes.len() {
-        if cl.nodes[n].shutdown && cl.nodes[n].online {
-            let id = g.add(ActionKind::Shutdown, None, "do_shutdown", 0, Some(&node_names[n]), true);
+    for (node, name) in cl.nodes.iter().zip(&node_names) {
+        if node.shutdown && node.online {
+            let id = g.add(ActionKind::Shutdown, None, "do_shutdown", 0, Some(name), true);
             for ra in &per {
                 if let Some(s) = ra.stop
-                    && g.actions[s].node.as_deref() == Some(cl.nodes[n].name.as_str())
+                    && g.actions[s].node.as_deref() == Some(node.name.as_str())
                 {
                     g.edges.push((s, id));
                 }

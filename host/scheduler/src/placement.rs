@@ -265,6 +265,8 @@ impl Assigner<'_, '_> {
 
     /// Scores for a unit including colocations with already placed primaries and the pull of
     /// dependents still to be placed. `extra` carries clone-level scores for instances.
+    // Per-node vectors (scores, allowed, the dependent's scores) are walked in step by index.
+    #[allow(clippy::needless_range_loop)]
     fn unit_scores(&mut self, unit: RscIx, colo_owner: RscIx, extra: Option<&BaseScores>) -> (Vec<Score>, Vec<bool>) {
         let cl = self.cl;
         let base = self.p.base[unit].clone().unwrap_or_else(|| base_scores(cl, &self.p.location, unit));
@@ -276,8 +278,8 @@ impl Assigner<'_, '_> {
                 score[*n] = score[*n].add(*s);
                 contrib.push((*n, *s, src.clone()));
             }
-            for n in 0..allowed.len() {
-                allowed[n] &= e.allowed[n];
+            for (a, &ok) in allowed.iter_mut().zip(&e.allowed) {
+                *a &= ok;
             }
         }
         // A primary still being placed (a colocation loop) does not constrain yet.
