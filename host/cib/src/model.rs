@@ -29,6 +29,8 @@ pub struct Configuration {
     pub crm_config: Vec<NvSet>,
     pub nodes: Vec<Node>,
     pub resources: Vec<Resource>,
+    /// Resource templates (`<template>`): primitives that others name with `template=`.
+    pub templates: Vec<Primitive>,
     pub constraints: Vec<Constraint>,
     /// `meta_attributes` sets of `rsc_defaults`.
     pub rsc_defaults: Vec<NvSet>,
@@ -124,6 +126,7 @@ pub enum Resource {
     Primitive(Primitive),
     Group(Group),
     Clone(Clone),
+    Bundle(Bundle),
 }
 
 impl Resource {
@@ -132,6 +135,7 @@ impl Resource {
             Resource::Primitive(p) => &p.id,
             Resource::Group(g) => &g.id,
             Resource::Clone(c) => &c.id,
+            Resource::Bundle(b) => &b.id,
         }
     }
 
@@ -140,13 +144,39 @@ impl Resource {
             Resource::Primitive(p) => &p.meta_attributes,
             Resource::Group(g) => &g.meta_attributes,
             Resource::Clone(c) => &c.meta_attributes,
+            Resource::Bundle(b) => &b.meta_attributes,
         }
     }
+}
+
+/// A container bundle (`<bundle>`): a container runtime element (docker, podman), optional
+/// network and storage, and optionally a primitive run inside each replica.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Bundle {
+    pub id: String,
+    pub description: Option<String>,
+    pub meta_attributes: Vec<NvSet>,
+    pub container: Option<BundlePart>,
+    pub network: Option<BundlePart>,
+    pub storage: Option<BundlePart>,
+    pub primitive: Option<Primitive>,
+}
+
+/// A part of a bundle kept as written: element name, attributes, children (e.g. `<docker
+/// image=... replicas=...>`, `<network><port-mapping .../></network>`).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct BundlePart {
+    pub name: String,
+    pub attrs: BTreeMap<String, String>,
+    pub children: Vec<BundlePart>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Primitive {
     pub id: String,
+    /// The template this primitive is based on; class/provider/type may then be empty until
+    /// [`Configuration::with_templates_resolved`] fills them in.
+    pub template: Option<String>,
     pub class: String,
     pub provider: Option<String>,
     pub agent_type: String,
@@ -462,11 +492,48 @@ impl Configuration {
                 Resource::Primitive(p) => out.push(p),
                 Resource::Group(g) => out.extend(g.children.iter()),
                 Resource::Clone(c) => walk(&c.child, out),
+                Resource::Bundle(b) => out.extend(b.primitive.iter()),
             }
         }
         let mut out = Vec::new();
         for r in &self.resources {
             walk(r, &mut out);
+        }
+        out
+    }
+}
+
+impl Configuration {
+    /// A copy in which every primitive based on a template has the template's agent, and the
+    /// template's attribute sets and operations behind its own (its own take precedence).
+    pub fn with_templates_resolved(&self) -> Configuration {
+        fn resolve(p: &mut Primitive, templates: &[Primitive]) {
+            let Some(t) = p.template.as_ref().and_then(|id| templates.iter().find(|t| &t.id == id)) else { return };
+            if p.class.is_empty() {
+                p.class = t.class.clone();
+                p.provider = t.provider.clone();
+                p.agent_type = t.agent_type.clone();
+            }
+            p.instance_attributes.extend(t.instance_attributes.iter().cloned());
+            p.meta_attributes.extend(t.meta_attributes.iter().cloned());
+            p.utilization.extend(t.utilization.iter().cloned());
+            for op in &t.operations {
+                if !p.operations.iter().any(|o| o.name == op.name && o.interval_ms == op.interval_ms) {
+                    p.operations.push(op.clone());
+                }
+            }
+        }
+        fn walk(r: &mut Resource, templates: &[Primitive]) {
+            match r {
+                Resource::Primitive(p) => resolve(p, templates),
+                Resource::Group(g) => g.children.iter_mut().for_each(|p| resolve(p, templates)),
+                Resource::Clone(c) => walk(&mut c.child, templates),
+                Resource::Bundle(b) => b.primitive.iter_mut().for_each(|p| resolve(p, templates)),
+            }
+        }
+        let mut out = self.clone();
+        for r in &mut out.resources {
+            walk(r, &self.templates);
         }
         out
     }

@@ -102,7 +102,11 @@ fn configuration(el: &Element) -> R<Configuration> {
             }
             "resources" => {
                 for r in &child.children {
-                    c.resources.push(resource(r, child)?);
+                    if r.name == "template" {
+                        c.templates.push(primitive(r)?);
+                    } else {
+                        c.resources.push(resource(r, child)?);
+                    }
                 }
             }
             "constraints" => {
@@ -184,6 +188,20 @@ fn node(el: &Element) -> R<Node> {
 fn resource(el: &Element, parent: &Element) -> R<Resource> {
     match el.name.as_str() {
         "primitive" => Ok(Resource::Primitive(primitive(el)?)),
+        "bundle" => {
+            let mut b = Bundle { id: req(el, "id")?.to_string(), description: opt(el, "description"), ..Default::default() };
+            for c in &el.children {
+                match c.name.as_str() {
+                    "docker" | "podman" | "rkt" => b.container = Some(bundle_part(c)),
+                    "network" => b.network = Some(bundle_part(c)),
+                    "storage" => b.storage = Some(bundle_part(c)),
+                    "primitive" => b.primitive = Some(primitive(c)?),
+                    "meta_attributes" => b.meta_attributes.push(nvset(c)?),
+                    _ => return Err(unexpected(c, el)),
+                }
+            }
+            Ok(Resource::Bundle(b))
+        }
         "group" => {
             let mut g = Group { id: req(el, "id")?.to_string(), description: opt(el, "description"), ..Default::default() };
             for c in &el.children {
@@ -235,12 +253,26 @@ fn resource(el: &Element, parent: &Element) -> R<Resource> {
     }
 }
 
+fn bundle_part(el: &Element) -> BundlePart {
+    BundlePart { name: el.name.clone(), attrs: el.attrs.iter().cloned().collect(), children: el.children.iter().map(bundle_part).collect() }
+}
+
 fn primitive(el: &Element) -> R<Primitive> {
+    // A primitive based on a template may leave its agent to the template.
+    let template = opt(el, "template");
+    let agent_attr = |name: &'static str| -> R<String> {
+        match (el.attr(name), &template) {
+            (Some(v), _) => Ok(v.to_string()),
+            (None, Some(_)) => Ok(String::new()),
+            (None, None) => Err(CibError::MissingAttribute { element: el.name.clone(), attribute: name, pos: el.pos }),
+        }
+    };
     let mut p = Primitive {
         id: req(el, "id")?.to_string(),
-        class: req(el, "class")?.to_string(),
+        class: agent_attr("class")?,
         provider: opt(el, "provider"),
-        agent_type: req(el, "type")?.to_string(),
+        agent_type: agent_attr("type")?,
+        template,
         description: opt(el, "description"),
         ..Default::default()
     };

@@ -125,11 +125,16 @@ fn rule(r: &Rule) -> Element {
 }
 
 fn primitive(p: &Primitive) -> Element {
-    let mut b = B::new("primitive")
+    primitive_as("primitive", p)
+}
+
+fn primitive_as(name: &str, p: &Primitive) -> Element {
+    let mut b = B::new(name)
         .a("id", &p.id)
-        .a("class", &p.class)
+        .o("template", p.template.as_ref())
+        .o("class", (!p.class.is_empty()).then_some(&p.class))
         .o("provider", p.provider.as_ref())
-        .a("type", &p.agent_type)
+        .o("type", (!p.agent_type.is_empty()).then_some(&p.agent_type))
         .o("description", p.description.as_ref())
         .cs(nvsets("instance_attributes", &p.instance_attributes))
         .cs(nvsets("meta_attributes", &p.meta_attributes))
@@ -164,6 +169,13 @@ fn resource(r: &Resource) -> Element {
             .cs(nvsets("meta_attributes", &g.meta_attributes))
             .cs(g.children.iter().map(primitive))
             .e(),
+        Resource::Bundle(b) => B::new("bundle")
+            .a("id", &b.id)
+            .o("description", b.description.as_ref())
+            .cs(nvsets("meta_attributes", &b.meta_attributes))
+            .cs([&b.container, &b.network, &b.storage].into_iter().flatten().map(bundle_part))
+            .cs(b.primitive.iter().map(primitive))
+            .e(),
         Resource::Clone(c) => B::new(if c.legacy_master { "master" } else { "clone" })
             .a("id", &c.id)
             .o("description", c.description.as_ref())
@@ -171,6 +183,10 @@ fn resource(r: &Resource) -> Element {
             .c(resource(&c.child))
             .e(),
     }
+}
+
+fn bundle_part(p: &BundlePart) -> Element {
+    B::new(&p.name).extra(&p.attrs).cs(p.children.iter().map(bundle_part)).e()
 }
 
 fn sets(s: &[ResourceSet]) -> Vec<Element> {
@@ -308,7 +324,10 @@ fn cib_element(c: &Cib) -> Element {
                     .e()
             }))
             .e())
-        .c(B::new("resources").cs(cfg.resources.iter().map(resource)).e())
+        .c(B::new("resources")
+            .cs(cfg.templates.iter().map(|t| primitive_as("template", t)))
+            .cs(cfg.resources.iter().map(resource))
+            .e())
         .c(B::new("constraints").cs(cfg.constraints.iter().map(constraint)).e());
     if !cfg.rsc_defaults.is_empty() {
         conf = conf.c(B::new("rsc_defaults").cs(nvsets("meta_attributes", &cfg.rsc_defaults)).e());

@@ -113,3 +113,35 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn templates_and_bundles_load_and_resolve() {
+    let xml = r#"<cib><configuration><crm_config/><nodes/>
+      <resources>
+        <template id="web-t" class="ocf" provider="heartbeat" type="apache">
+          <instance_attributes id="t-ia"><nvpair id="t-ia-1" name="port" value="80"/></instance_attributes>
+          <operations><op id="t-mon" name="monitor" interval="30s"/></operations>
+        </template>
+        <primitive id="web" template="web-t">
+          <instance_attributes id="w-ia"><nvpair id="w-ia-1" name="port" value="8080"/></instance_attributes>
+        </primitive>
+        <bundle id="httpd-bundle">
+          <podman image="pcmk:httpd" replicas="3"/>
+          <network control-port="3121"><port-mapping id="pm" port="80"/></network>
+          <primitive id="httpd" class="ocf" provider="heartbeat" type="apache"/>
+        </bundle>
+      </resources><constraints/></configuration><status/></cib>"#;
+    let cib = Cib::from_xml(xml).unwrap();
+    assert_eq!(Cib::from_xml(&cib.to_xml()).unwrap(), cib);
+    let resolved = cib.configuration.with_templates_resolved();
+    let Resource::Primitive(web) = &resolved.resources[0] else { panic!() };
+    assert_eq!(web.agent(), "ocf:heartbeat:apache");
+    // The primitive's own value wins over the template's.
+    assert_eq!(atrium_cib::nv_get(&web.instance_attributes, "port"), Some("8080"));
+    assert_eq!(web.operations.len(), 1);
+    let Resource::Bundle(b) = &cib.configuration.resources[1] else { panic!() };
+    assert_eq!(b.container.as_ref().unwrap().attrs["replicas"], "3");
+    assert_eq!(b.network.as_ref().unwrap().children[0].name, "port-mapping");
+    let missing = xml.replace(r#"template="web-t""#, "");
+    assert!(matches!(Cib::from_xml(&missing), Err(CibError::MissingAttribute { attribute: "class", .. })));
+}

@@ -170,7 +170,8 @@ impl<'a> Cluster<'a> {
             c.name_rank[n] = rank;
         }
         let defaults = nv_flatten(&cib.configuration.rsc_defaults, |s| s.rule.is_none());
-        for r in &cib.configuration.resources {
+        // Bundles (containers with replicas) are not scheduled by Atrium yet.
+        for r in cib.configuration.resources.iter().filter(|r| !matches!(r, Resource::Bundle(_))) {
             let ix = c.add_resource(Def::Resource(r), None, &defaults, None);
             c.top.push(ix);
         }
@@ -320,6 +321,7 @@ impl<'a> Cluster<'a> {
                 let kids = g.children.iter().map(|p| self.add_resource(Def::Member(p), Some(ix), &meta, instance)).collect();
                 Kind::Group(kids)
             }
+            Def::Resource(Resource::Bundle(_)) => unreachable!("bundles are only top-level and skipped by unpack"),
             Def::Resource(Resource::Clone(cl)) => {
                 let promotable = cl.is_promotable();
                 let unique = truthy(&meta, "globally-unique").unwrap_or(false);

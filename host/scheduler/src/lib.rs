@@ -70,6 +70,14 @@ pub struct Schedule {
 /// Schedule a CIB. `now` is the current time in seconds since the Unix epoch (for failure
 /// timeouts and date rules); the scheduler never reads the clock.
 pub fn schedule(cib: &Cib, now: i64) -> Schedule {
+    // Primitives based on templates are scheduled as the template makes them.
+    let resolved;
+    let cib = if cib.configuration.templates.is_empty() {
+        cib
+    } else {
+        resolved = Cib { configuration: cib.configuration.with_templates_resolved(), ..cib.clone() };
+        &resolved
+    };
     let cl = cluster::Cluster::unpack(cib, now);
     let pl = placement::place(cib, &cl);
     let roles = promotion::next_roles(&cl, &pl);

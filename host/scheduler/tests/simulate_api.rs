@@ -149,3 +149,16 @@ fn location_by_resource_pattern() {
     let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
     assert_eq!(r.summary_lines(), ["  * Move       web     ( node1 -> node2 )"]);
 }
+
+#[test]
+fn template_based_primitives_are_scheduled() {
+    let xml = CIB.replace(
+        r#"<primitive id="fence" class="stonith" type="fence_dummy"/>"#,
+        r#"<template id="dummy-t" class="ocf" provider="pacemaker" type="Dummy"/>
+           <primitive id="fence" class="stonith" type="fence_dummy"/>
+           <primitive id="extra" template="dummy-t"/>"#,
+    );
+    let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Start      extra   ( node2 )"]);
+    assert!(r.render_text(false).contains("extra\t(ocf:pacemaker:Dummy):\t Started node2"));
+}
