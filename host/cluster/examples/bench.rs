@@ -78,17 +78,28 @@ impl Bench {
         }
     }
 
-    async fn start(&mut self) -> (Vec<ClusterConfig>, Vec<(Arc<Cluster<Counter>>, Storage)>) {
+    /// Starts a fresh cluster; returns it with the time since the storage was ready.
+    async fn start(
+        &mut self,
+    ) -> (
+        Vec<ClusterConfig>,
+        Vec<(Arc<Cluster<Counter>>, Storage)>,
+        Instant,
+    ) {
         let configs = self.configs();
-        let mut nodes = Vec::new();
+        let mut storages = Vec::new();
         for config in &configs {
-            let storage = self.storage(config.node_id).await;
+            storages.push(self.storage(config.node_id).await);
+        }
+        let started = Instant::now();
+        let mut nodes = Vec::new();
+        for (config, storage) in configs.iter().zip(storages) {
             let cluster = Cluster::start(config.clone(), Counter(0), storage.clone())
                 .await
                 .expect("start");
             nodes.push((Arc::new(cluster), storage));
         }
-        (configs, nodes)
+        (configs, nodes, started)
     }
 }
 
@@ -169,8 +180,7 @@ async fn main() {
 
     let mut elections = Vec::new();
     for _ in 0..5 {
-        let start = Instant::now();
-        let (_, nodes) = bench.start().await;
+        let (_, nodes, start) = bench.start().await;
         let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
         agreed_leader(&refs).await;
         elections.push(start.elapsed());
@@ -181,7 +191,7 @@ async fn main() {
     }
     summary("election, fresh 3-node cluster", elections);
 
-    let (configs, mut nodes) = bench.start().await;
+    let (configs, mut nodes, _) = bench.start().await;
     let refs: Vec<&Cluster<Counter>> = nodes.iter().map(|(c, _)| &**c).collect();
     let leader = agreed_leader(&refs).await;
     let leader_node = nodes
