@@ -25,7 +25,7 @@ pub use model::*;
 pub use options::{ClusterOptions, NoQuorumPolicy, PlacementStrategy};
 pub use rule::{Rule, RuleContext};
 pub use score::{Score, INFINITY};
-pub use status::{LrmResource, LrmRscOp, NodeState, Status};
+pub use status::{FailCount, LrmResource, LrmRscOp, NodeState, Status};
 
 impl Cib {
     /// Read a CIB from Pacemaker XML (as `cibadmin -Q` prints it).

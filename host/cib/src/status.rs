@@ -51,6 +51,44 @@ impl NodeState {
     pub fn transient(&self) -> BTreeMap<String, String> {
         crate::model::nv_flatten(&self.transient_attributes, |_| true)
     }
+
+    /// The fail counts recorded on this node.
+    pub fn fail_counts(&self) -> Vec<FailCount> {
+        FailCount::from_attributes(&self.transient())
+    }
+}
+
+/// A fail count as the attribute manager records it: `fail-count-RSC#OP_INTERVAL` (or the
+/// legacy per-resource `fail-count-RSC`) with its `last-failure-...` time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailCount {
+    pub rsc: String,
+    /// The failed operation and its interval, absent for the legacy per-resource form.
+    pub operation: Option<(String, u64)>,
+    pub count: crate::Score,
+    /// Seconds since the epoch of the latest failure.
+    pub last_failure: Option<i64>,
+}
+
+impl FailCount {
+    pub fn from_attributes(attrs: &BTreeMap<String, String>) -> Vec<FailCount> {
+        attrs
+            .iter()
+            .filter_map(|(k, v)| {
+                let rest = k.strip_prefix("fail-count-")?;
+                let count = crate::Score::parse(v).ok()?;
+                let (rsc, operation) = match rest.split_once('#') {
+                    Some((r, op)) => {
+                        let (name, interval) = op.rsplit_once('_')?;
+                        (r, Some((name.to_string(), interval.parse().ok()?)))
+                    }
+                    None => (rest, None),
+                };
+                let last_failure = attrs.get(&format!("last-failure-{rest}")).and_then(|t| t.parse().ok());
+                Some(FailCount { rsc: rsc.to_string(), operation, count, last_failure })
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -115,5 +153,31 @@ impl LrmRscOp {
     /// The rc the operation expected, from the transition key (`action:transition:target-rc:uuid`).
     pub fn target_rc(&self) -> Option<i32> {
         self.transition_key.as_deref()?.split(':').nth(2)?.parse().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fail_counts_per_operation_and_legacy() {
+        let attrs: BTreeMap<String, String> = [
+            ("fail-count-web#monitor_10000", "3"),
+            ("last-failure-web#monitor_10000", "1700000000"),
+            ("fail-count-db", "INFINITY"),
+            ("fail-count-bad#monitor_x", "1"),
+            ("pingd", "100"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let fcs = FailCount::from_attributes(&attrs);
+        assert_eq!(fcs.len(), 2);
+        let db = fcs.iter().find(|f| f.rsc == "db").unwrap();
+        assert_eq!((db.operation.clone(), db.count), (None, crate::Score::INFINITY));
+        let web = fcs.iter().find(|f| f.rsc == "web").unwrap();
+        assert_eq!(web.operation, Some(("monitor".to_string(), 10_000)));
+        assert_eq!((web.count.value(), web.last_failure), (3, Some(1_700_000_000)));
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use atrium_cib::model::{nv_flatten, Cib, NodeKind, NvSet, OnFail, Primitive, Resource, Role};
-use atrium_cib::status::LrmRscOp;
+use atrium_cib::status::{FailCount, LrmRscOp};
 use atrium_cib::{parse_duration_ms, ClusterOptions, Score};
 
 use crate::history::{replay, NodeHistory};
@@ -646,39 +646,23 @@ fn failcount(
 ) -> (i64, bool) {
     let mut total = Score::ZERO;
     let mut expired = false;
-    for (k, v) in transient {
-        let Some(rest) = k.strip_prefix("fail-count-") else { continue };
-        let (rid, op) = match rest.split_once('#') {
-            Some((r, o)) => (r, Some(o)),
-            None => (rest, None),
-        };
-        if rid != id && rid != base {
+    for fc in FailCount::from_attributes(transient) {
+        if fc.rsc != id && fc.rsc != base {
             continue;
         }
-        let blocked = op.is_some_and(|o| {
-            o.rsplit_once('_').is_some_and(|(name, iv)| {
-                ops.iter().any(|d| d.name == name && d.interval_ms.to_string() == iv && d.on_fail == Some(OnFail::Block))
-            })
+        let on_fail = fc.operation.as_ref().and_then(|(name, interval)| {
+            ops.iter().find(|d| &d.name == name && d.interval_ms == *interval).and_then(|d| d.on_fail)
         });
         // Ignored failures never count towards migration-threshold.
-        let ignored = op.is_some_and(|o| {
-            o.rsplit_once('_').is_some_and(|(name, iv)| {
-                ops.iter().any(|d| d.name == name && d.interval_ms.to_string() == iv && d.on_fail == Some(OnFail::Ignore))
-            })
-        });
-        if ignored {
+        if on_fail == Some(OnFail::Ignore) {
             continue;
         }
-        if timeout_ms > 0 && !blocked {
-            let last = transient.get(&format!("last-failure-{rest}")).and_then(|t| t.parse::<i64>().ok());
-            if last.is_some_and(|t| t + (timeout_ms / 1000) as i64 <= now) {
-                expired = true;
-                continue;
-            }
+        // Blocked failures wait for an administrator, whatever failure-timeout says.
+        if timeout_ms > 0 && on_fail != Some(OnFail::Block) && fc.last_failure.is_some_and(|t| t + (timeout_ms / 1000) as i64 <= now) {
+            expired = true;
+            continue;
         }
-        if let Ok(s) = Score::parse(v) {
-            total = total.add(s);
-        }
+        total = total.add(fc.count);
     }
     (total.value(), expired)
 }
