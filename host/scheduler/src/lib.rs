@@ -2,6 +2,20 @@
 //! time to a transition graph, placement scores and per-resource explanations. It reads no
 //! clock and does no I/O.
 //!
+//! The pipeline, one module per step:
+//! - `cluster`: unpack nodes (membership, standby, maintenance, remote nodes) and resources
+//!   (effective meta attributes, clone instances) and replay each resource's operation
+//!   history (`history`) into its current role, failures and fail counts;
+//! - `scores` and `placement`: location scores with their sources, then assignment in
+//!   Pacemaker's order with colocation, groups, clones and `utilization`;
+//! - `promotion`: which promotable instances are promoted;
+//! - `actions`: each primitive's start/stop/recover plan and the propagation of mandatory
+//!   orderings (restarts, blocked starts);
+//! - [`graph`]: the transition graph (probes, actions, pseudo actions, fencing, orderings);
+//! - [`summary`], [`status`], [`explain`]: what crm_simulate would print, and why.
+//!
+//! Entry points: [`schedule`] for a DC, [`simulate::simulate`] for `atrium simulate`.
+//!
 //! ```
 //! let cib = atrium_cib::Cib::from_xml(r#"<cib have-quorum="1"><configuration><crm_config>
 //!   <cluster_property_set id="o"><nvpair id="o1" name="stonith-enabled" value="false"/>
