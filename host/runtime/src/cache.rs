@@ -51,14 +51,22 @@ impl ComponentCache {
         let compiled = engine
             .precompile_component(bytes)
             .map_err(|e| RuntimeError::Compile { agent: agent.into(), detail: format!("{e:#}") })?;
-        let io = |source| RuntimeError::Cache { path: path.clone(), source };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, &compiled).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        // A cache we cannot write (a read-only home, another user's directory) costs a
+        // compile per load, not the action.
+        if let Err(e) = self.store(&path, &compiled) {
+            tracing::warn!("not caching the compiled component: {e}");
+        }
         // SAFETY: produced just above by this engine.
         let c = unsafe { Component::deserialize(engine, &compiled) }
             .map_err(|e| RuntimeError::Compile { agent: agent.into(), detail: format!("{e:#}") })?;
         Ok((c, CacheOutcome::Compiled))
+    }
+
+    fn store(&self, path: &std::path::Path, compiled: &[u8]) -> Result<(), RuntimeError> {
+        let io = |source| RuntimeError::Cache { path: path.to_path_buf(), source };
+        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, compiled).map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
     }
 }

@@ -1,0 +1,280 @@
+//! `atrium agent list | meta-data | info | run | ocf-wrap`.
+
+use super::OutputFormat;
+use crate::paths;
+use crate::registry::AgentRegistry;
+use anyhow::{Context, Result, bail};
+use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OpResult, XmlFlavour};
+use clap::{Subcommand, ValueEnum};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Flavour {
+    /// OCF 1.1 (unique-group, reloadable).
+    Ocf11,
+    /// OCF 1.0 with the ra-api-1.dtd DOCTYPE, as ocf-tester validates.
+    Dtd,
+}
+
+#[derive(Subcommand)]
+pub enum AgentCommand {
+    /// List WASM agents, OCF resource agents and fence agents.
+    List,
+    /// Print an agent's meta-data as OCF XML.
+    MetaData {
+        /// `dummy`, `wasm:atrium:dummy`, `ocf:heartbeat:Dummy`, ...
+        agent: String,
+        #[arg(long, value_enum, default_value_t = Flavour::Ocf11)]
+        flavour: Flavour,
+    },
+    /// Show what a WASM agent asks of the host and what it is granted.
+    Info {
+        agent: String,
+        /// Extra grants: CAPABILITY, exec:PROGRAM or http:ENDPOINT.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+    },
+    /// Run one action and exit with its OCF code.
+    Run {
+        agent: String,
+        /// start, stop, monitor, promote, demote, migrate_to, migrate_from, notify, reload,
+        /// validate-all, meta-data.
+        action: String,
+        /// Instance parameter NAME=VALUE (repeatable).
+        #[arg(long = "param", short = 'p')]
+        params: Vec<String>,
+        /// Meta value NAME=VALUE without the CRM_meta_ prefix (repeatable).
+        #[arg(long = "meta")]
+        meta: Vec<String>,
+        /// Action timeout (20s, 500ms, 1min ...).
+        #[arg(long, default_value = "20s")]
+        timeout: String,
+        /// Monitor interval; 0 is a probe.
+        #[arg(long, default_value = "0")]
+        interval: String,
+        /// Monitor depth (OCF_CHECK_LEVEL).
+        #[arg(long, default_value_t = 0)]
+        depth: u32,
+        /// Resource instance name (default: the agent's type).
+        #[arg(long)]
+        instance: Option<String>,
+        /// Node name the agent sees (default: this host's name).
+        #[arg(long)]
+        node: Option<String>,
+        /// Peer node for migrate_to (target) and migrate_from (source).
+        #[arg(long)]
+        peer: Option<String>,
+        /// Extra grants for a WASM agent: CAPABILITY, exec:PROGRAM or http:ENDPOINT.
+        #[arg(long = "grant")]
+        grants: Vec<String>,
+        /// Take parameters, instance, timeout, interval and depth from the OCF environment
+        /// (OCF_RESKEY_*), as when called through an `ocf-wrap` wrapper.
+        #[arg(long)]
+        ocf_env: bool,
+    },
+    /// Write an executable OCF wrapper that runs an agent through Atrium, so OCF tools
+    /// (ocf-tester, Pacemaker) can drive a WASM agent, or an OCF script through the shim.
+    OcfWrap {
+        agent: String,
+        /// Write the wrapper there, executable (for example
+        /// /usr/lib/ocf/resource.d/atrium/dummy); without it the script is printed.
+        #[arg(long)]
+        install: Option<PathBuf>,
+    },
+}
+
+fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
+    items
+        .iter()
+        .map(|kv| match kv.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => bail!("--{what} '{kv}': expected NAME=VALUE"),
+        })
+        .collect()
+}
+
+pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
+    let ms = atrium_cib::duration::parse_duration_ms(value).with_context(|| format!("--{flag} {value}"))?;
+    Ok(Duration::from_millis(ms))
+}
+
+fn address(agent: &str) -> Result<AgentAddress> {
+    agent.parse::<AgentAddress>().with_context(|| format!("agent '{agent}'"))
+}
+
+fn registry(data_dir: Option<&Path>, node: Option<&str>) -> Result<AgentRegistry> {
+    let dir = paths::data_dir(data_dir);
+    let node = node.map(str::to_string).unwrap_or_else(paths::host_name);
+    AgentRegistry::new(&dir, &node, &paths::component_cache_dir())
+}
+
+fn print_result(agent: &AgentAddress, action: &str, r: &OpResult, output: OutputFormat) {
+    match output {
+        OutputFormat::Json => {
+            let v = serde_json::json!({
+                "agent": agent.to_string(), "action": action, "rc": r.exit_code(),
+                "status": r.status, "outcome": r.outcome, "exit_reason": r.exit_reason,
+            });
+            println!("{v}");
+        }
+        OutputFormat::Text => {
+            let reason = r.exit_reason.as_deref().map(|s| format!(" ({s})")).unwrap_or_default();
+            let outcome = match r.outcome {
+                atrium_contract::OpOutcome::Done => String::new(),
+                other => format!(" [{}]", serde_json::to_value(other).unwrap().as_str().unwrap_or_default()),
+            };
+            println!("{agent} {action}: rc={} {}{outcome}{reason}", r.exit_code(), r.status);
+        }
+    }
+}
+
+pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> Result<ExitCode> {
+    match cmd {
+        AgentCommand::List => {
+            let all = registry(data_dir, None)?.list()?;
+            match output {
+                OutputFormat::Json => {
+                    let v: Vec<_> = all
+                        .iter()
+                        .map(|a| serde_json::json!({"agent": a.to_string(), "class": a.class, "provider": a.provider, "type": a.kind}))
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                OutputFormat::Text => {
+                    for a in &all {
+                        println!("{a}");
+                    }
+                    let wasm = all.iter().filter(|a| a.class == AgentClass::Wasm).count();
+                    let ocf = all.iter().filter(|a| a.class == AgentClass::Ocf).count();
+                    let fence = all.len() - wasm - ocf;
+                    eprintln!("{wasm} WASM agents, {ocf} OCF resource agents, {fence} fence agents");
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AgentCommand::MetaData { agent, flavour } => {
+            let addr = address(&agent)?;
+            let md = match addr.class {
+                AgentClass::Stonith => atrium_contract::FenceAgent::meta_data(&registry(data_dir, None)?.shim()?.fence_agent(&addr)?)?,
+                _ => registry(data_dir, None)?.resource_agent(&addr, &[])?.meta_data()?,
+            };
+            let flavour = match flavour {
+                Flavour::Ocf11 => XmlFlavour::Ocf11,
+                Flavour::Dtd => XmlFlavour::RaApi1Dtd,
+            };
+            match output {
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&md)?),
+                OutputFormat::Text => print!("{}", md.to_ocf_xml(flavour)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        AgentCommand::Info { agent, grants } => {
+            let addr = address(&agent)?;
+            if addr.class != AgentClass::Wasm {
+                bail!("{addr} is an OCF script: it runs with the node's privileges and has no capability manifest");
+            }
+            let reg = registry(data_dir, None)?;
+            let (_, info) = reg.wasm_info(&addr, &grants)?;
+            let caps = |set: &std::collections::BTreeSet<atrium_runtime::Capability>| {
+                set.iter().map(|c| c.name().to_string()).collect::<Vec<_>>()
+            };
+            let asked_exec = info.manifest.exec.clone();
+            let asked_http: Vec<String> = info.manifest.http.iter().map(|e| e.to_string()).collect();
+            let granted_exec: Vec<String> = info.grants.exec.iter().cloned().collect();
+            let granted_http: Vec<String> = info.grants.http.iter().map(|e| e.to_string()).collect();
+            let missing: Vec<String> = info.manifest.capabilities.difference(&info.grants.capabilities).map(|c| c.name().to_string()).collect();
+            match output {
+                OutputFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "agent": addr.to_string(), "description": info.manifest.description,
+                        "asks": {"capabilities": caps(&info.manifest.capabilities), "exec": asked_exec, "http": asked_http},
+                        "granted": {"capabilities": caps(&info.grants.capabilities), "exec": granted_exec, "http": granted_http},
+                        "missing": missing,
+                    }))?
+                ),
+                OutputFormat::Text => {
+                    println!("agent:       {addr}\ndescription: {}", info.manifest.description);
+                    println!("asks for:    {}", caps(&info.manifest.capabilities).join(", "));
+                    if !asked_exec.is_empty() {
+                        println!("  exec:      {}", asked_exec.join(", "));
+                    }
+                    if !asked_http.is_empty() {
+                        println!("  http:      {}", asked_http.join(", "));
+                    }
+                    println!("granted:     {}", caps(&info.grants.capabilities).join(", "));
+                    if !granted_exec.is_empty() {
+                        println!("  exec:      {}", granted_exec.join(", "));
+                    }
+                    if !granted_http.is_empty() {
+                        println!("  http:      {}", granted_http.join(", "));
+                    }
+                    if missing.is_empty() {
+                        println!("status:      every capability it asks for is granted");
+                    } else {
+                        println!("status:      NOT GRANTED: {} (the agent will fail to load)", missing.join(", "));
+                    }
+                }
+            }
+            Ok(if missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        }
+        AgentCommand::Run { agent, action, params, meta, timeout, interval, depth, instance, node, peer, grants, ocf_env } => {
+            let addr = address(&agent)?;
+            let parsed = action.parse::<Action>();
+            // An action outside the contract gets the request a monitor would; only its name differs.
+            let act = parsed.clone().unwrap_or(Action::Monitor);
+            let mut req = if ocf_env {
+                let env: BTreeMap<String, String> = std::env::vars().collect();
+                atrium_ocf_shim::request_from_ocf_env(act.clone(), &env)?
+            } else {
+                let mut r = ActionRequest::new(act.clone(), instance.unwrap_or_else(|| addr.kind.clone()));
+                r.params = parse_kv(&params, "param")?;
+                r.meta = parse_kv(&meta, "meta")?;
+                r.timeout = parse_duration("timeout", &timeout)?;
+                r.interval = parse_duration("interval", &interval)?;
+                r.depth = depth;
+                r
+            };
+            if peer.is_some() {
+                req.migrate_peer = peer;
+            }
+            let reg = registry(data_dir, node.as_deref())?;
+            let result = match (parsed, addr.class) {
+                (Ok(Action::MetaData), _) => {
+                    print!("{}", reg.resource_agent(&addr, &grants)?.meta_data()?.to_ocf_xml(XmlFlavour::RaApi1Dtd));
+                    return Ok(ExitCode::SUCCESS);
+                }
+                (Ok(_), _) => reg.resource_agent(&addr, &grants)?.execute(&req),
+                // OCF scripts answer unknown actions themselves (usually 3, unimplemented); a
+                // WASM agent cannot have one.
+                (Err(_), AgentClass::Ocf) => reg.shim()?.resource_agent(&addr)?.execute_named(&action, &req),
+                (Err(e), _) => OpResult::with_reason(atrium_contract::OcfStatus::Unimplemented, e.to_string()),
+            };
+            // Through an OCF wrapper the caller reads the exit code; keep stdout clean.
+            if !ocf_env {
+                print_result(&addr, &action, &result, output);
+            } else if let Some(reason) = &result.exit_reason {
+                eprintln!("ocf-exit-reason:{reason}");
+            }
+            Ok(ExitCode::from(result.exit_code().clamp(0, 255) as u8))
+        }
+        AgentCommand::OcfWrap { agent, install: path } => {
+            let addr = address(&agent)?;
+            if addr.class == AgentClass::Stonith {
+                bail!("{addr} is a fence agent; ocf-wrap makes resource agents callable as OCF scripts");
+            }
+            let exe = std::env::current_exe().context("locating the atrium executable")?;
+            match path {
+                Some(p) => {
+                    atrium_ocf_shim::install_ocf_wrapper(&p, &exe, &addr).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("wrote {} (runs {addr} through {})", p.display(), exe.display());
+                }
+                None => print!("{}", atrium_ocf_shim::render_ocf_wrapper(&exe, &addr)),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
