@@ -184,7 +184,18 @@ pub(crate) fn propagate(cl: &Cluster, plans: &mut [Plan], pairs: &[OrderPair]) {
     for _ in 0..(pairs.len() + 2) {
         let mut changed = false;
         for o in pairs.iter().filter(|o| o.kind == OrderKind::Mandatory) {
-            let fid = &cl.rscs[o.first].id;
+            // A group or clone is named by its completion marker ("grp running").
+            let what = if o.first_unit != o.first {
+                let marker = match o.first_action {
+                    RscAction::Start => "running",
+                    RscAction::Stop => "stopped",
+                    RscAction::Promote => "promoted",
+                    RscAction::Demote => "demoted",
+                };
+                format!("{} {marker}", cl.rscs[o.first_unit].id)
+            } else {
+                format!("{} {}", cl.rscs[o.first].id, o.first_action.as_str())
+            };
             match (o.first_action, o.then_action) {
                 (RscAction::Start, RscAction::Start) | (RscAction::Promote, RscAction::Start) | (RscAction::Start, RscAction::Promote) => {
                     let f = plans[o.first].clone();
@@ -195,13 +206,13 @@ pub(crate) fn propagate(cl: &Cluster, plans: &mut [Plan], pairs: &[OrderPair]) {
                     let first_unrunnable = f.next.is_none() || !f.start_runnable;
                     if first_unrunnable && t.next.is_some() && t.start_runnable {
                         t.start_runnable = false;
-                        t.start_reason = Some(format!("unrunnable {fid} {}", o.first_action.as_str()));
+                        t.start_reason = Some(format!("unrunnable {what}"));
                         changed = true;
                     } else if f.start_required && f.start_runnable && t.next.is_some() && !t.start_required {
                         t.start_required = true;
                         t.stop_required = t.cur.is_some();
                         t.forced_restart = true;
-                        t.start_reason = Some(format!("required {fid} {}", o.first_action.as_str()));
+                        t.start_reason = Some(format!("required {what}"));
                         changed = true;
                     }
                 }
