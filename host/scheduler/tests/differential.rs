@@ -1,5 +1,6 @@
 //! Differential testing against crm_simulate 2.1.5: random CIBs are run through both
-//! `crm_simulate -x FILE -S` and Atrium, and the resulting placements must match.
+//! `crm_simulate -x FILE -S` and Atrium, and the resulting placements must match; so should the
+//! Transition Summary lines.
 //! ATRIUM_DIFF_CASES sets the number of cases (default 300).
 
 mod common;
@@ -15,6 +16,20 @@ type Placements = BTreeMap<String, String>;
 /// The share of random CIBs (percent) that place exactly as crm_simulate does today (287 of
 /// the default 300). The remaining differences are open work; fewer matches is a regression.
 const MATCH_PERCENT_THRESHOLD: u64 = 95;
+/// The share (percent) whose Transition Summary lines match exactly, in order (277 of 300;
+/// the differences are mostly the order of lines under utilization strategies).
+const SUMMARY_PERCENT_THRESHOLD: u64 = 92;
+
+/// The whitespace-normalised Transition Summary lines of crm_simulate's output.
+fn summary_block(out: &str) -> Vec<String> {
+    let block = out.split("Transition Summary:").nth(1).unwrap_or("");
+    let block = block.split("Executing Cluster Transition:").next().unwrap_or("");
+    normalise(block.lines())
+}
+
+fn normalise<'a>(lines: impl Iterator<Item = &'a str>) -> Vec<String> {
+    lines.map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).filter(|l| !l.is_empty()).collect()
+}
 
 /// Placements from crm_simulate's "Revised Cluster Status" block.
 fn parse_crm_simulate(out: &str) -> Placements {
@@ -75,15 +90,20 @@ fn placements_match_crm_simulate() {
     let dir = tempfile::tempdir().unwrap();
     let now = 1_700_000_100;
     let mut mismatches = Vec::new();
+    let mut summary_mismatches = Vec::new();
     for seed in 0..cases {
         let xml = common::cibgen::random_cib(seed);
         let path = dir.path().join(format!("case{seed}.xml"));
         std::fs::write(&path, &xml).unwrap();
         let out = Command::new(&crm).arg("-x").arg(&path).arg("-S").output().expect("run crm_simulate");
-        let theirs = parse_crm_simulate(&String::from_utf8_lossy(&out.stdout));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let theirs = parse_crm_simulate(&stdout);
         let cib = Cib::from_xml(&xml).unwrap();
         let report = simulate(&cib, &SimulateOptions { now, ..Default::default() }).unwrap();
         let ours = atrium_placements(&report.revised);
+        if summary_block(&stdout) != normalise(report.summary_lines().iter().map(String::as_str)) {
+            summary_mismatches.push(seed);
+        }
         if theirs != ours {
             mismatches.push(seed);
             if mismatches.len() <= 5 {
@@ -94,6 +114,12 @@ fn placements_match_crm_simulate() {
     let matched = cases - mismatches.len() as u64;
     println!("differential: {matched}/{cases} random CIBs place identically to crm_simulate");
     println!("mismatching seeds: {mismatches:?}");
+    let summaries = cases - summary_mismatches.len() as u64;
+    println!("differential: {summaries}/{cases} Transition Summaries identical; differing seeds: {summary_mismatches:?}");
+    assert!(
+        summaries * 100 >= cases * SUMMARY_PERCENT_THRESHOLD,
+        "only {summaries}/{cases} summaries match (threshold {SUMMARY_PERCENT_THRESHOLD}%)"
+    );
     assert!(
         matched * 100 >= cases * MATCH_PERCENT_THRESHOLD,
         "only {matched}/{cases} match (threshold {MATCH_PERCENT_THRESHOLD}%); mismatching seeds: {mismatches:?}"
