@@ -155,10 +155,14 @@ pub fn random_cib(seed: u64) -> String {
                 xml.push_str(&format!("      <rsc_colocation id=\"col{i}\" rsc=\"{a}\" with-rsc=\"{b}\" score=\"{s}\"/>\n"));
             }
         }
+        // Orderings in both directions between two resources form a loop, which Pacemaker
+        // turns into an invalid transition; keep each pair one way.
+        let mut ordered: Vec<(String, String)> = Vec::new();
         for i in 0..r.below(3) {
             let a = r.pick(&plain).to_string();
             let b = r.pick(&plain).to_string();
-            if a != b {
+            if a != b && !ordered.contains(&(b.clone(), a.clone())) {
+                ordered.push((a.clone(), b.clone()));
                 let k = r.pick(&["Mandatory", "Optional"]);
                 xml.push_str(&format!("      <rsc_order id=\"ord{i}\" first=\"{a}\" then=\"{b}\" kind=\"{k}\"/>\n"));
             }
