@@ -99,8 +99,20 @@ impl TransitionGraph {
         format!(" digraph \"g\" {{\n{}\n}}\n", lines.join("\n"))
     }
 
-    /// Actions in an order that respects every edge (ties keep creation order).
+    /// Actions caught in an ordering loop (and what waits on them): they can never run. Empty
+    /// for a valid graph.
+    pub fn ordering_loop(&self) -> Vec<&Action> {
+        let ordered: std::collections::BTreeSet<usize> = self.kahn().into_iter().collect();
+        self.actions.iter().filter(|a| !ordered.contains(&a.id)).collect()
+    }
+
+    /// Actions in an order that respects every edge (ties keep creation order); actions in an
+    /// ordering loop are left out (see [`TransitionGraph::ordering_loop`]).
     pub fn topological(&self) -> Vec<&Action> {
+        self.kahn().into_iter().map(|i| &self.actions[i]).collect()
+    }
+
+    fn kahn(&self) -> Vec<usize> {
         let n = self.actions.len();
         let mut indeg = vec![0usize; n];
         let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -112,18 +124,13 @@ impl TransitionGraph {
         let mut order = Vec::with_capacity(n);
         while let Some(&i) = ready.iter().next() {
             ready.remove(&i);
-            order.push(&self.actions[i]);
+            order.push(i);
             for &j in &out[i] {
                 indeg[j] -= 1;
                 if indeg[j] == 0 {
                     ready.insert(j);
                 }
             }
-        }
-        // A cycle would leave actions out; keep them rather than lose them.
-        if order.len() < n {
-            let seen: std::collections::BTreeSet<usize> = order.iter().map(|a| a.id).collect();
-            order.extend(self.actions.iter().filter(|a| !seen.contains(&a.id)));
         }
         order
     }

@@ -41,6 +41,10 @@ pub struct SimulationReport {
     pub transition_summary: Vec<SummaryItem>,
     pub actions: Vec<Action>,
     pub edges: Vec<(usize, usize)>,
+    /// Actions that can never run because their orderings form a loop (a configuration error).
+    pub ordering_loop: Vec<Action>,
+    /// The transition graph in Graphviz form (as `crm_simulate -D` writes it).
+    pub dot: String,
     pub revised: ClusterStatus,
     pub scores: Vec<ResourceScores>,
     pub explanation: Option<Explanation>,
@@ -67,11 +71,15 @@ pub fn simulate(cib: &Cib, opts: &SimulateOptions) -> Result<SimulationReport, S
         None => None,
     };
     let order: Vec<Action> = s.graph.topological().into_iter().cloned().collect();
+    let ordering_loop: Vec<Action> = s.graph.ordering_loop().into_iter().cloned().collect();
+    let dot = s.graph.to_dot();
     Ok(SimulationReport {
         current: s.current,
         transition_summary: s.summary,
         actions: order,
         edges: s.graph.edges,
+        ordering_loop,
+        dot,
         revised: s.revised,
         scores: s.scores,
         explanation,
@@ -217,6 +225,10 @@ impl SimulationReport {
             };
             out.push_str(&line);
             out.push('\n');
+        }
+        if !self.ordering_loop.is_empty() {
+            let keys: Vec<String> = self.ordering_loop.iter().map(Action::key).collect();
+            out.push_str(&format!("Transition failed: ordering loop among {}\n", keys.join(" ")));
         }
         out.push_str("\nRevised Cluster Status:\n");
         out.push_str(&self.revised.render());

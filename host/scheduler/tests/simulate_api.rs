@@ -162,3 +162,29 @@ fn template_based_primitives_are_scheduled() {
     assert_eq!(r.summary_lines(), ["  * Start      extra   ( node2 )"]);
     assert!(r.render_text(false).contains("extra\t(ocf:pacemaker:Dummy):\t Started node2"));
 }
+
+#[test]
+fn ordering_loops_are_reported() {
+    let xml = CIB
+        .replace(
+            r#"<constraints><rsc_location id="prefer" rsc="web" node="node1" score="100"/></constraints>"#,
+            r#"<constraints>
+                 <rsc_order id="o1" first="a1" then="a2" kind="Mandatory"/>
+                 <rsc_order id="o2" first="a2" then="a1" kind="Optional"/>
+               </constraints>"#,
+        )
+        .replace(
+            r#"<primitive id="fence" class="stonith" type="fence_dummy"/>"#,
+            r#"<primitive id="fence" class="stonith" type="fence_dummy"/>
+               <primitive id="a1" class="ocf" provider="pacemaker" type="Dummy"/>
+               <primitive id="a2" class="ocf" provider="pacemaker" type="Dummy"/>"#,
+        );
+    let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
+    let looped: Vec<String> = r.ordering_loop.iter().map(|a| a.key()).collect();
+    assert!(looped.contains(&"a1_start_0".to_string()) && looped.contains(&"a2_start_0".to_string()), "{looped:?}");
+    assert!(r.render_text(false).contains("Transition failed: ordering loop"));
+    // Without the loop the graph is valid.
+    let r = simulate(&Cib::from_xml(CIB).unwrap(), &opts()).unwrap();
+    assert!(r.ordering_loop.is_empty());
+    assert!(r.dot.starts_with(" digraph \"g\" {"));
+}
