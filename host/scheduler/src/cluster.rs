@@ -99,6 +99,8 @@ pub(crate) struct Rsc<'a> {
     /// In maintenance (its own, or the whole cluster's): left alone, monitors stopped.
     pub maintenance: bool,
     pub target_role: Option<Role>,
+    /// Found in the history but no longer configured.
+    pub orphan: bool,
 }
 
 impl PrimState<'_> {
@@ -313,6 +315,7 @@ impl<'a> Cluster<'a> {
             managed,
             maintenance,
             target_role,
+            orphan: false,
         });
         let meta = self.rscs[ix].meta.clone();
         let kind = match def {
@@ -379,6 +382,46 @@ impl<'a> Cluster<'a> {
         }
     }
 
+    /// A top-level primitive for an orphan found in the history.
+    fn add_orphan(&mut self, lrm: &atrium_cib::LrmResource) -> RscIx {
+        let agent = match (&lrm.class, &lrm.provider, &lrm.agent_type) {
+            (Some(c), Some(p), Some(t)) => format!("{c}:{p}:{t}"),
+            (Some(c), None, Some(t)) => format!("{c}:{t}"),
+            _ => String::from("unknown"),
+        };
+        let ix = self.rscs.len();
+        self.rscs.push(Rsc {
+            id: lrm.id.clone(),
+            parent: None,
+            kind: Kind::Primitive(PrimState {
+                agent,
+                template: lrm.id.clone(),
+                utilization: BTreeMap::new(),
+                migration_threshold: atrium_cib::INFINITY,
+                allow_migrate: false,
+                ops: &[],
+                running: Vec::new(),
+                known_on: BTreeSet::new(),
+                history: BTreeMap::new(),
+                failcount: BTreeMap::new(),
+                promotion_attr: BTreeMap::new(),
+                active_monitors: BTreeSet::new(),
+                recorded_monitors: BTreeSet::new(),
+                expired_failcount_on: BTreeSet::new(),
+            }),
+            meta: BTreeMap::new(),
+            priority: 0,
+            stickiness: Score::ZERO,
+            managed: !self.opts.maintenance_mode,
+            maintenance: self.opts.maintenance_mode,
+            target_role: None,
+            orphan: true,
+        });
+        self.by_id.insert(lrm.id.clone(), ix);
+        self.top.push(ix);
+        ix
+    }
+
     fn link_remote_nodes(&mut self) {
         for ix in 0..self.rscs.len() {
             let is_conn = self.rscs[ix].prim().is_some_and(|p| p.agent == "ocf:pacemaker:remote");
@@ -399,7 +442,6 @@ impl<'a> Cluster<'a> {
                 by_template.entry(p.template.clone()).or_default().push(ix);
             }
         }
-        let instances_of = |t: &str| by_template.get(t).cloned().unwrap_or_default();
         let mut anon_used: BTreeSet<RscIx> = BTreeSet::new();
         for state in &cib.status.node_states {
             let name = state.uname.clone().unwrap_or_else(|| state.id.clone());
@@ -410,10 +452,17 @@ impl<'a> Cluster<'a> {
                     Some((b, n)) if n.parse::<usize>().is_ok() => (b.to_string(), n.parse::<usize>().ok()),
                     _ => (lrm.id.clone(), None),
                 };
-                let candidates = instances_of(&base);
+                let mut candidates = by_template.get(&base).cloned().unwrap_or_default();
                 if candidates.is_empty() {
-                    // Orphans (history of deleted resources) are not scheduled.
-                    continue;
+                    // History of a resource no longer configured: an orphan, scheduled only to
+                    // stop it where it is still active.
+                    let active = replay(&lrm.ops, &|_, _| None, &|_| false).role != Role::Stopped;
+                    if !active {
+                        continue;
+                    }
+                    let ix = self.add_orphan(lrm);
+                    by_template.insert(base.clone(), vec![ix]);
+                    candidates = vec![ix];
                 }
                 let first = candidates[0];
                 let hist = {
@@ -519,7 +568,7 @@ impl<'a> Cluster<'a> {
             // Promotion scores of instances that have no history on this node yet.
             for (k, v) in &transient {
                 if let Some(rid) = k.strip_prefix("master-") {
-                    for ix in instances_of(rid.split(':').next().unwrap_or(rid)) {
+                    for ix in by_template.get(rid.split(':').next().unwrap_or(rid)).cloned().unwrap_or_default() {
                         let matches = self.rscs[ix].id == rid || !rid.contains(':');
                         if matches && let Ok(s) = Score::parse(v) {
                             self.rscs[ix].prim_mut().unwrap().promotion_attr.entry(node).or_insert(s);

@@ -230,7 +230,9 @@ impl Assigner<'_, '_> {
             let on_maint_node = cur.is_some_and(|n| cl.nodes[n].maintenance);
             // Fencing the node resolves a blocked failure there.
             let fenced = cur.is_some_and(|n| cl.nodes[n].unclean.is_some());
-            if !r.managed || (blocked && !fenced) || on_maint_node {
+            // Orphans are left alone when stop-orphan-resources is off.
+            let kept_orphan = r.orphan && !cl.opts.stop_orphan_resources;
+            if !r.managed || (blocked && !fenced) || on_maint_node || kept_orphan {
                 pin = Some(cur);
             }
         }
@@ -418,12 +420,13 @@ impl Assigner<'_, '_> {
             }
             return;
         }
-        let stopped_by_role = cl.rscs[unit].target_role == Some(Role::Stopped) || cl.opts.stop_all_resources;
+        let orphan = cl.rscs[unit].orphan;
+        let stopped_by_role = cl.rscs[unit].target_role == Some(Role::Stopped) || cl.opts.stop_all_resources || orphan;
         let failed_stop = cl.leaves(unit).iter().any(|&l| {
             cl.rscs[l].prim().unwrap().history.values().any(|h| h.failed && h.on_fail == Some(OnFail::Stop))
         });
         if stopped_by_role || failed_stop {
-            self.p.why_stopped[unit] = Some(if failed_stop { "node availability" } else { "target-role" }.into());
+            self.p.why_stopped[unit] = Some(if failed_stop || orphan { "node availability" } else { "target-role" }.into());
             return;
         }
         let needs = self.needs(unit);

@@ -48,6 +48,8 @@ pub enum ResourceStatus {
         blocked: bool,
         /// It failed, but on-fail=ignore says to carry on.
         failure_ignored: bool,
+        /// No longer configured; still active somewhere.
+        orphaned: bool,
     },
     Group { id: String, disabled: bool, maintenance: bool, members: Vec<ResourceStatus> },
     Clone {
@@ -158,7 +160,8 @@ fn build(cl: &Cluster, pl: &Placements, fenced: &[usize], after: bool) -> Cluste
     // Listed by priority, then configuration order.
     let mut top = cl.top.clone();
     top.sort_by_key(|&t| std::cmp::Reverse(cl.rscs[t].priority));
-    let resources = top.iter().map(|&t| rsc_status(cl, pl, t)).collect();
+    // Orphans are only shown while active.
+    let resources = top.iter().filter(|&&t| !cl.rscs[t].orphan || pl[t].is_some()).map(|&t| rsc_status(cl, pl, t)).collect();
     ClusterStatus { nodes, resources }
 }
 
@@ -185,6 +188,7 @@ fn rsc_status(cl: &Cluster, pl: &Placements, ix: RscIx) -> ResourceStatus {
                 unclean: at.is_some_and(|a| cl.nodes[a.node].unclean.is_some() && !cl.nodes[a.node].online),
                 blocked: at.is_some_and(|a| a.blocked),
                 failure_ignored: at.is_some_and(|a| a.failure_ignored),
+                orphaned: r.orphan,
             }
         }
         Kind::Group(kids) => ResourceStatus::Group {
@@ -258,7 +262,7 @@ impl ClusterStatus {
 }
 
 fn primitive_line(r: &ResourceStatus) -> String {
-    let ResourceStatus::Primitive { id, agent, role, node, failed, managed, maintenance, disabled, unclean, blocked, failure_ignored } = r else {
+    let ResourceStatus::Primitive { id, agent, role, node, failed, managed, maintenance, disabled, unclean, blocked, failure_ignored, orphaned } = r else {
         unreachable!("only primitives have a line")
     };
     let state = match (failed, node) {
@@ -266,6 +270,7 @@ fn primitive_line(r: &ResourceStatus) -> String {
         (_, Some(n)) => format!("{} {n}", role.as_str()),
         (_, None) => "Stopped".to_string(),
     };
+    let state = if *orphaned { format!("ORPHANED {state}") } else { state };
     let mut flags = Vec::new();
     if *unclean {
         flags.push("UNCLEAN");
@@ -284,6 +289,7 @@ fn primitive_line(r: &ResourceStatus) -> String {
     if *failure_ignored {
         flags.push("failure ignored");
     }
+
     let flags = if flags.is_empty() { String::new() } else { format!(" ({})", flags.join(", ")) };
     format!("{id}\t({agent}):\t {state}{flags}")
 }

@@ -188,3 +188,21 @@ fn ordering_loops_are_reported() {
     assert!(r.ordering_loop.is_empty());
     assert!(r.dot.starts_with(" digraph \"g\" {"));
 }
+
+#[test]
+fn orphans_are_stopped() {
+    let xml = CIB.replace(
+        r#"<lrm_resource id="fence" class="stonith" type="fence_dummy">"#,
+        r#"<lrm_resource id="ghost" class="ocf" provider="heartbeat" type="IPaddr2">
+          <lrm_rsc_op id="ghost_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="5"/>
+        </lrm_resource>
+        <lrm_resource id="fence" class="stonith" type="fence_dummy">"#,
+    );
+    let r = simulate(&Cib::from_xml(&xml).unwrap(), &opts()).unwrap();
+    assert_eq!(r.summary_lines(), ["  * Stop       ghost   ( node1 )  due to node availability"]);
+    let text = r.render_text(false);
+    assert!(text.contains("ghost\t(ocf:heartbeat:IPaddr2):\t ORPHANED Started node1"), "{text}");
+    assert!(!text.split("Revised Cluster Status:").nth(1).unwrap().contains("ghost"));
+    let kept = xml.replace(r#"value="true"/>"#, r#"value="true"/><nvpair id="o2" name="stop-orphan-resources" value="false"/>"#);
+    assert!(simulate(&Cib::from_xml(&kept).unwrap(), &opts()).unwrap().summary_lines().is_empty());
+}
