@@ -147,7 +147,8 @@ struct RscActions {
 
 /// Build the graph from the plans. `probe_nodes` lists, per primitive, where to probe.
 /// `anti` lists primitives that must not share a node (-INFINITY colocations): on each node,
-/// one's probe or stop comes before the other's start.
+/// one's probe or stop comes before the other's start. `together` lists resources colocated
+/// with INFINITY (dependent, primary).
 pub(crate) fn build(
     cl: &Cluster,
     plans: &[Plan],
@@ -155,6 +156,7 @@ pub(crate) fn build(
     probes: &[Vec<usize>],
     fence: &[usize],
     anti: &[(RscIx, RscIx)],
+    together: &[(RscIx, RscIx)],
 ) -> TransitionGraph {
     let mut g = TransitionGraph::default();
     // Probes dominate large fresh clusters; size the vectors once.
@@ -321,6 +323,25 @@ pub(crate) fn build(
         };
         if let (Some(a), Some(b)) = (first, then) {
             g.edges.push((a, b));
+        }
+    }
+    // Ordered clones that must share nodes are also ordered instance by instance: on each node
+    // the first instance of the earlier clone starts before the later clone's instances there.
+    let mut clone_orders: Vec<(RscIx, RscIx)> = pairs
+        .iter()
+        .filter(|o| o.first_action == RscAction::Start && o.then_action == RscAction::Start && o.kind != OrderKind::Serialize)
+        .map(|o| (o.first_unit, o.then_unit))
+        .filter(|&(a, b)| together.contains(&(a, b)) || together.contains(&(b, a)))
+        .collect();
+    clone_orders.sort_unstable();
+    clone_orders.dedup();
+    for (a, b) in clone_orders {
+        let (Kind::Clone(ca), Kind::Clone(cb)) = (&cl.rscs[a].kind, &cl.rscs[b].kind) else { continue };
+        for &bi in &cb.instances {
+            let Some(then_start) = per[bi].start else { continue };
+            let node = g.actions[then_start].node.clone();
+            let first = ca.instances.iter().filter_map(|&ai| per[ai].start).find(|&s| g.actions[s].node == node);
+            g.edges.extend(first.map(|f| (f, then_start)));
         }
     }
     // A primitive's probes come before the stop of what it is ordered after (so that a copy

@@ -111,7 +111,8 @@ pub fn schedule(cib: &Cib, now: i64) -> Schedule {
             dependents.into_iter().flat_map(move |d| primaries.clone().into_iter().map(move |p| (d, p)))
         })
         .collect();
-    let graph = graph::build(&cl, &plans, &pairs, &probes, &fence, &anti);
+    let together: Vec<(usize, usize)> = pl.colocations.iter().filter(|c| c.score.is_pos_inf()).map(|c| (c.dependent, c.primary)).collect();
+    let graph = graph::build(&cl, &plans, &pairs, &probes, &fence, &anti, &together);
 
     // Fencing first, latest node first (as crm_simulate lists them), then resources in the
     // order they were considered for placement.
