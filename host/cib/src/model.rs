@@ -120,6 +120,8 @@ pub struct Node {
     pub utilization: Vec<NvSet>,
 }
 
+// Configurations hold few resources; boxing variants would only complicate matching.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Resource {
