@@ -84,19 +84,25 @@ impl Guest for Stateful {
         set_role(Role::Unpromoted)
     }
 
+    /// Always clears the promotion score, even when already stopped: a stale score must not
+    /// survive a stop.
     fn stop(ctx: OpContext) -> OpResult {
-        if role() == Role::Stopped {
-            return OpResult::ok();
+        if role() != Role::Stopped {
+            log::log(log::Level::Info, &format!("{} stopped", ctx.instance));
         }
-        log::log(log::Level::Info, &format!("{} stopped", ctx.instance));
         set_role(Role::Stopped)
     }
 
+    /// Republishes the promotion score of a running instance, so scores come back after the
+    /// cluster forgot transient attributes (a rejoin, say), as Pacemaker's Stateful does.
     fn monitor(_ctx: OpContext) -> OpResult {
         match role() {
             Role::Stopped => OpResult::status(OcfStatus::NotRunning),
-            Role::Unpromoted => OpResult::ok(),
-            Role::Promoted => OpResult::status(OcfStatus::RunningPromoted),
+            Role::Unpromoted => set_role(Role::Unpromoted),
+            Role::Promoted => match set_role(Role::Promoted) {
+                r if r.status == OcfStatus::Success => OpResult::status(OcfStatus::RunningPromoted),
+                failed => failed,
+            },
         }
     }
 

@@ -132,10 +132,6 @@ impl ActionRequest {
             notify: None,
         }
     }
-
-    pub fn is_probe(&self) -> bool {
-        self.action == Action::Monitor && self.interval.is_zero()
-    }
 }
 
 #[cfg(test)]
@@ -152,13 +148,5 @@ mod tests {
         for a in Action::ALL {
             assert_eq!(a.ocf_name().parse::<Action>().unwrap(), a);
         }
-    }
-
-    #[test]
-    fn probe_is_monitor_with_zero_interval() {
-        let mut r = ActionRequest::new(Action::Monitor, "d");
-        assert!(r.is_probe());
-        r.interval = Duration::from_secs(10);
-        assert!(!r.is_probe());
     }
 }

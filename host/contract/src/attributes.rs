@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -53,15 +53,21 @@ impl FileAttributeStore {
         AttributeError::Io { path: self.path.clone(), source }
     }
 
+    /// Runs `f` on the table under an exclusive lock on a sidecar `.lock` file. Writes go to a
+    /// temporary file that replaces the table by rename, so a writer killed mid-write (an agent
+    /// at its timeout) leaves the previous table intact.
     fn with_table<R>(&self, write: bool, f: impl FnOnce(&mut Table) -> R) -> Result<R, AttributeError> {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
         }
-        let mut file: File =
-            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&self.path).map_err(|e| self.io(e))?;
-        file.lock().map_err(|e| self.io(e))?;
-        let mut text = String::new();
-        file.read_to_string(&mut text).map_err(|e| self.io(e))?;
+        let lock_path = self.path.with_extension("lock");
+        let lock: File = OpenOptions::new().write(true).create(true).truncate(false).open(&lock_path).map_err(|e| self.io(e))?;
+        lock.lock().map_err(|e| self.io(e))?;
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(self.io(e)),
+        };
         let mut table: Table = if text.trim().is_empty() {
             Table::new()
         } else {
@@ -70,18 +76,15 @@ impl FileAttributeStore {
         let result = f(&mut table);
         if write {
             let out = serde_json::to_string_pretty(&table).expect("a string map always serialises");
-            file.set_len(0).map_err(|e| self.io(e))?;
-            file.seek(SeekFrom::Start(0)).map_err(|e| self.io(e))?;
+            let tmp = self.path.with_extension(format!("tmp.{}", std::process::id()));
+            let mut file = File::create(&tmp).map_err(|e| self.io(e))?;
             file.write_all(out.as_bytes()).map_err(|e| self.io(e))?;
             file.sync_data().map_err(|e| self.io(e))?;
+            std::fs::rename(&tmp, &self.path).map_err(|e| self.io(e))?;
         }
         Ok(result)
     }
 
-    /// Every attribute of every node.
-    pub fn all(&self) -> Result<BTreeMap<String, BTreeMap<String, String>>, AttributeError> {
-        self.with_table(false, |t| t.clone())
-    }
 }
 
 impl NodeAttributeStore for FileAttributeStore {

@@ -11,16 +11,18 @@ pub fn data_dir(flag: Option<&Path>) -> PathBuf {
 }
 
 /// Compiled components are shared by every node and command of this user:
-/// `$ATRIUM_CACHE_DIR`, else `$XDG_CACHE_HOME/atrium/components`, else `~/.cache/atrium/components`.
-pub fn component_cache_dir() -> PathBuf {
+/// `$ATRIUM_CACHE_DIR`, else `$XDG_CACHE_HOME/atrium/components`, else
+/// `~/.cache/atrium/components`, else (no home, as for a service) `<data dir>/cache`. Never a
+/// shared temporary folder: the cache holds native code.
+pub fn component_cache_dir(data_dir: &Path) -> PathBuf {
     if let Some(d) = std::env::var_os("ATRIUM_CACHE_DIR") {
         return PathBuf::from(d);
     }
-    let base = std::env::var_os("XDG_CACHE_HOME")
+    std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir);
-    base.join("atrium").join("components")
+        .map(|base| base.join("atrium").join("components"))
+        .unwrap_or_else(|| data_dir.join("cache"))
 }
 
 /// This machine's host name, the default node name.

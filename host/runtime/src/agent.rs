@@ -8,7 +8,7 @@ use crate::cache::CacheOutcome;
 use crate::engine::AgentEngine;
 use crate::error::RuntimeError;
 use crate::host_state::{CallEnv, HostServices, HostState};
-use crate::manifest::{Capability, Grants, Manifest};
+use crate::manifest::{AgentKind, Capability, Grants, Manifest};
 use atrium_contract::{
     Action, ActionRequest, ActionSpec, AgentError, MetaData, OcfStatus, OpResult, ParamType, Parameter, ResourceAgent,
 };
@@ -78,6 +78,9 @@ impl WasmAgent {
         services: HostServices,
         limits: AgentLimits,
     ) -> Result<WasmAgent, RuntimeError> {
+        if manifest.kind != AgentKind::Resource {
+            return Err(RuntimeError::Link { agent: name.into(), detail: "its manifest says kind = \"fence\": it is not a resource agent".into() });
+        }
         let (component, cache_outcome) = engine.cache.load(&engine.engine, name, bytes)?;
         check_imports(&engine.engine, &component, name, manifest, &grants)?;
         let mut linker: Linker<HostState> = Linker::new(&engine.engine);
@@ -98,10 +101,6 @@ impl WasmAgent {
 
     pub fn cache_outcome(&self) -> CacheOutcome {
         self.cache_outcome
-    }
-
-    pub fn grants(&self) -> &Grants {
-        &self.grants
     }
 
     fn new_store(&self, instance: &str, timeout: Duration) -> Store<HostState> {
@@ -187,6 +186,12 @@ impl WasmAgent {
         };
         self.flush_output(&store);
         match called {
+            // An answer that comes after the deadline (a host call such as a sleep ran into
+            // it) is a timeout: Pacemaker would have given up on the action by then.
+            Ok(_) if Instant::now() >= store.data().env.deadline => OpResult::timed_out(format!(
+                "{action} did not finish within its {} ms timeout",
+                req.timeout.as_millis()
+            )),
             Ok(r) => OpResult { exit_reason: r.exit_reason, ..OpResult::new(from_wit_status(r.status)) },
             Err(e) => self.classify(&store, action, req.timeout, e),
         }

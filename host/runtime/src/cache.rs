@@ -14,7 +14,7 @@ pub struct ComponentCache {
     engine_key: String,
 }
 
-/// Whether a load hit the cache (reported by `atrium agent info` and the benchmarks).
+/// Whether a load hit the cache.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheOutcome {
     Hit,
@@ -39,10 +39,13 @@ impl ComponentCache {
         let path = self.path_for(bytes);
         // Read into memory rather than mmap the file: a cache file truncated behind our back
         // must not be able to crash the node with SIGBUS.
-        if let Ok(cached) = std::fs::read(&path) {
-            // SAFETY: the file was written by `precompile_component` under a name that includes
-            // the engine's compatibility hash, in a directory we own; wasmtime also checks the
-            // artifact header against this engine.
+        if path.exists() && !owned_privately(&path) {
+            tracing::warn!(path = %path.display(), "ignoring a cached component not owned by us or writable by others");
+        } else if let Ok(cached) = std::fs::read(&path) {
+            // SAFETY: the file and its folder belong to this user and nobody else can write
+            // them (checked above); it was written by `precompile_component` under a name that
+            // includes the engine's compatibility hash, and wasmtime checks the artifact header
+            // against this engine.
             match unsafe { Component::deserialize(engine, &cached) } {
                 Ok(c) => return Ok((c, CacheOutcome::Hit)),
                 Err(e) => tracing::warn!(path = %path.display(), "discarding unusable cached component: {e:#}"),
@@ -63,10 +66,26 @@ impl ComponentCache {
     }
 
     fn store(&self, path: &std::path::Path, compiled: &[u8]) -> Result<(), RuntimeError> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
         let io = |source| RuntimeError::Cache { path: path.to_path_buf(), source };
-        std::fs::create_dir_all(&self.dir).map_err(io)?;
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&self.dir).map_err(io)?;
+        if !owned_privately(&self.dir) {
+            std::fs::set_permissions(&self.dir, std::fs::Permissions::from_mode(0o700)).map_err(io)?;
+        }
         let tmp = path.with_extension(format!("tmp{}", std::process::id()));
         std::fs::write(&tmp, compiled).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
+}
+
+/// Compiled code is native code: load it only from a file (and folder) that belongs to this
+/// user and that nobody else can write, so no other local user can plant code in the cache.
+fn owned_privately(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    let private = |p: &std::path::Path| {
+        std::fs::symlink_metadata(p).is_ok_and(|m| !m.file_type().is_symlink() && m.uid() == me && m.mode() & 0o022 == 0)
+    };
+    private(path) && path.parent().is_none_or(private)
 }

@@ -19,8 +19,6 @@ pub enum RuntimeError {
     Undeclared { agent: String, capability: String },
     #[error("agent {agent}: {detail}")]
     Link { agent: String, detail: String },
-    #[error("agent {agent}: {detail}")]
-    Call { agent: String, detail: String },
 }
 
 impl From<RuntimeError> for atrium_contract::AgentError {
@@ -32,7 +30,6 @@ impl From<RuntimeError> for atrium_contract::AgentError {
             | RuntimeError::Manifest { ref agent, .. }
             | RuntimeError::Undeclared { ref agent, .. }
             | RuntimeError::Link { ref agent, .. } => A::Load { agent: agent.clone(), detail: e.to_string() },
-            RuntimeError::Call { agent, detail } => A::Run { agent, detail },
             other => A::Load { agent: String::new(), detail: other.to_string() },
         }
     }

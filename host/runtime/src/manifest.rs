@@ -31,13 +31,8 @@ impl Capability {
         }
     }
 
-    /// The WIT interface the capability is, as a component names its import.
-    pub fn interface(self) -> String {
-        format!("atrium:agent/{}@0.1.0", self.name())
-    }
-
-    /// Capabilities that reach nothing outside the agent's own resource and node: granted
-    /// whenever the manifest asks. Exec and HTTP reach the outside world and always need the
+    /// Capabilities that reach nothing outside the agent's own resource and node (node
+    /// attributes are writable on the local node only): granted whenever the manifest asks. Exec and HTTP reach the outside world and always need the
     /// administrator's allowlist.
     pub fn is_benign(self) -> bool {
         !matches!(self, Capability::Exec | Capability::Http)
@@ -206,15 +201,6 @@ impl Grants {
             self.capabilities.insert(cap);
         }
         Ok(())
-    }
-
-    /// Everything the manifest asks for, including its exec and HTTP targets.
-    pub fn everything_requested(manifest: &Manifest) -> Grants {
-        Grants {
-            capabilities: manifest.capabilities.clone(),
-            exec: manifest.exec.iter().cloned().collect(),
-            http: manifest.http.iter().cloned().collect(),
-        }
     }
 }
 

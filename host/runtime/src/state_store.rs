@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,10 +32,6 @@ impl DirStateStore {
         DirStateStore { dir: dir.into() }
     }
 
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// The file for an instance. Instance names are resource ids (plus `:N`); anything else is
     /// escaped so a name can never leave the directory.
     pub fn file_for(&self, instance: &str) -> PathBuf {
@@ -46,9 +43,15 @@ impl DirStateStore {
         self.dir.join(format!("{safe}.json"))
     }
 
+    /// Reads an instance's state. A file that is not valid JSON is moved aside (`.corrupt`) and
+    /// reported once; after that the instance starts from empty state instead of failing for
+    /// ever.
     fn read(&self, path: &Path) -> Result<BTreeMap<String, String>, StateError> {
         match std::fs::read(path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| StateError::Corrupt { path: path.into(), source }),
+            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| {
+                let _ = std::fs::rename(path, path.with_extension("json.corrupt"));
+                StateError::Corrupt { path: path.into(), source }
+            }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
             Err(source) => Err(StateError::Io { path: path.into(), source }),
         }
@@ -63,9 +66,14 @@ impl DirStateStore {
             };
         }
         std::fs::create_dir_all(&self.dir).map_err(io)?;
-        let tmp = path.with_extension("json.tmp");
+        // A name of its own per write, so concurrent writers never share a temporary file; the
+        // data reaches the disk before the rename makes it the state.
+        static WRITES: AtomicU64 = AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = path.with_extension(format!("json.tmp.{}.{n}", std::process::id()));
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&serde_json::to_vec(map).expect("string map serialises")).map_err(io)?;
+        f.sync_data().map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
     }
 }
@@ -106,6 +114,17 @@ mod tests {
         assert_eq!(s.get("d:2", "running").unwrap(), None);
         s.delete("d:1", "running").unwrap();
         assert!(!s.file_for("d:1").exists(), "empty state leaves no file");
+    }
+
+    #[test]
+    fn corrupt_state_is_reported_once_then_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = DirStateStore::new(dir.path());
+        std::fs::write(s.file_for("x"), b"{broken").unwrap();
+        assert!(matches!(s.get("x", "running"), Err(StateError::Corrupt { .. })));
+        assert_eq!(s.get("x", "running").unwrap(), None);
+        s.set("x", "running", "1").unwrap();
+        assert_eq!(s.get("x", "running").unwrap().as_deref(), Some("1"));
     }
 
     #[test]

@@ -86,6 +86,12 @@ pub enum AgentCommand {
     },
 }
 
+impl AgentCommand {
+    pub fn only_prints(&self) -> bool {
+        !matches!(self, AgentCommand::Run { .. })
+    }
+}
+
 fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
     items
         .iter()
@@ -108,7 +114,7 @@ fn address(agent: &str) -> Result<AgentAddress> {
 fn registry(data_dir: Option<&Path>, node: Option<&str>) -> Result<AgentRegistry> {
     let dir = paths::data_dir(data_dir);
     let node = node.map(str::to_string).unwrap_or_else(paths::host_name);
-    AgentRegistry::new(&dir, &node, &paths::component_cache_dir())
+    AgentRegistry::new(&dir, &node, &paths::component_cache_dir(&dir))
 }
 
 fn print_result(agent: &AgentAddress, action: &str, r: &OpResult, output: OutputFormat) {
@@ -267,12 +273,16 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
                 bail!("{addr} is a fence agent; ocf-wrap makes resource agents callable as OCF scripts");
             }
             let exe = std::env::current_exe().context("locating the atrium executable")?;
+            let data = std::path::absolute(paths::data_dir(data_dir)).context("resolving the data directory")?;
             match path {
                 Some(p) => {
-                    atrium_ocf_shim::install_ocf_wrapper(&p, &exe, &addr).with_context(|| format!("writing {}", p.display()))?;
-                    eprintln!("wrote {} (runs {addr} through {})", p.display(), exe.display());
+                    // Prepare the data directory now, as the installing user: OCF tools may run
+                    // the wrapper as an unprivileged user (ocf-tester runs meta-data as nobody).
+                    registry(Some(&data), None)?.shim()?;
+                    atrium_ocf_shim::install_ocf_wrapper(&p, &exe, &addr, &data).with_context(|| format!("writing {}", p.display()))?;
+                    eprintln!("wrote {} (runs {addr} through {}, data in {})", p.display(), exe.display(), data.display());
                 }
-                None => print!("{}", atrium_ocf_shim::render_ocf_wrapper(&exe, &addr)),
+                None => print!("{}", atrium_ocf_shim::render_ocf_wrapper(&exe, &addr, &data)),
             }
             Ok(ExitCode::SUCCESS)
         }

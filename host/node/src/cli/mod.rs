@@ -39,9 +39,22 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
 }
 
+impl Command {
+    /// Commands that only print: they may die quietly on a closed pipe. Anything that runs
+    /// agents keeps SIGPIPE ignored, since agents write to pipes and sockets.
+    fn only_prints(&self) -> bool {
+        match self {
+            Command::Agent(a) => a.only_prints(),
+            Command::Simulate(_) => true,
+        }
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    restore_sigpipe();
+    if cli.command.only_prints() {
+        restore_sigpipe();
+    }
     logging::init("warn", cli.log_format);
     let result = match cli.command {
         Command::Agent(cmd) => agent::run(cmd, cli.data_dir.as_deref(), cli.output),
@@ -57,7 +70,7 @@ pub fn main() -> ExitCode {
 }
 
 /// A command piped into `head` should end quietly, as Unix tools do, instead of failing on a
-/// broken pipe. (Daemon commands keep Rust's default of ignoring SIGPIPE: they write to sockets.)
+/// broken pipe.
 fn restore_sigpipe() {
     // SAFETY: resetting a signal disposition to its default before any thread is started.
     unsafe {

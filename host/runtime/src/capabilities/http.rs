@@ -57,11 +57,12 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
         if size == 0 {
             return Some(out);
         }
-        if body.len() < size + 2 {
+        let end = size.checked_add(2)?;
+        if body.len() < end {
             return None;
         }
         out.extend_from_slice(&body[..size]);
-        body = &body[size + 2..];
+        body = &body[end..];
     }
 }
 
@@ -138,6 +139,7 @@ mod tests {
         assert_eq!(dechunk(b"3\r\nabc\r\n2;x=1\r\nde\r\n0\r\n\r\n").unwrap(), b"abcde");
         assert!(dechunk(b"5\r\nab").is_none());
         assert!(dechunk(b"zz\r\n").is_none());
+        assert!(dechunk(b"ffffffffffffffff\r\nab").is_none(), "a huge chunk size must not overflow");
     }
 
     #[test]

@@ -6,6 +6,17 @@ impl HostState {
     fn node_or_local(&self, node: Option<String>) -> String {
         node.unwrap_or_else(|| self.env.services.node_name.to_string())
     }
+
+    /// Agents read any node's attributes but write only their own node's, so an agent can
+    /// never steer placement on other nodes.
+    fn writable_node(&self, node: Option<String>) -> Result<String, String> {
+        let node = self.node_or_local(node);
+        if node == *self.env.services.node_name {
+            Ok(node)
+        } else {
+            Err(format!("agents may change attributes of their own node ({}) only, not of {node}", self.env.services.node_name))
+        }
+    }
 }
 
 impl Host for HostState {
@@ -22,12 +33,12 @@ impl Host for HostState {
     }
 
     fn set(&mut self, node: Option<String>, name: String, value: String) -> Result<(), String> {
-        let node = self.node_or_local(node);
+        let node = self.writable_node(node)?;
         self.env.services.attributes.set(&node, &name, &value).map_err(|e| e.to_string())
     }
 
     fn delete(&mut self, node: Option<String>, name: String) -> Result<(), String> {
-        let node = self.node_or_local(node);
+        let node = self.writable_node(node)?;
         self.env.services.attributes.delete(&node, &name).map_err(|e| e.to_string())
     }
 
