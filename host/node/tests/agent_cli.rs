@@ -129,3 +129,20 @@ fn ocf_tester_passes_on_heartbeat_dummy_through_the_shim() {
     let state = format!("state={}", dir.path().join("hb.state").display());
     ocf_tester(dir.path(), "ocf:heartbeat:Dummy", &[&state]);
 }
+
+#[test]
+fn agents_that_cannot_run_answer_with_ocf_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert_eq!(rc(d, &["agent", "run", "no-such-agent", "monitor"]), 5, "unknown WASM agent: not installed");
+    assert_eq!(rc(d, &["agent", "run", "ocf:heartbeat:NoSuchAgent", "monitor"]), 5, "missing script: not installed");
+    let out = Command::new(env!("CARGO_BIN_EXE_atrium"))
+        .args(["agent", "run", "dummy", "monitor", "--ocf-env"])
+        .current_dir(d)
+        .env("OCF_RESOURCE_INSTANCE", "d1")
+        .env("OCF_RESKEY_CRM_meta_interval", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bad OCF environment is invalid arguments");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ocf-exit-reason:"), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -4,7 +4,7 @@ use super::OutputFormat;
 use crate::paths;
 use crate::registry::AgentRegistry;
 use anyhow::{Context, Result, bail};
-use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OpResult, XmlFlavour};
+use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OcfStatus, OpResult, XmlFlavour};
 use clap::{Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,18 @@ impl AgentCommand {
     pub fn only_prints(&self) -> bool {
         !matches!(self, AgentCommand::Run { .. })
     }
+}
+
+/// An agent that cannot be made ready answers like an OCF agent would: a missing grant or a
+/// bad manifest is "not configured" (6), anything else "not installed" (5). A probe then reads
+/// as "cannot run here" rather than as a failure to recover from.
+fn load_failure(e: anyhow::Error) -> OpResult {
+    use atrium_runtime::RuntimeError as R;
+    let status = match e.downcast_ref::<R>() {
+        Some(R::NotGranted { .. } | R::Undeclared { .. } | R::Manifest { .. }) => OcfStatus::NotConfigured,
+        _ => OcfStatus::NotInstalled,
+    };
+    OpResult::failed(status, format!("{e:#}"))
 }
 
 fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
@@ -232,9 +244,10 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
             let parsed = action.parse::<Action>();
             // An action outside the contract gets the request a monitor would; only its name differs.
             let act = parsed.clone().unwrap_or(Action::Monitor);
-            let mut req = if ocf_env {
+            let req = if ocf_env {
                 let env: BTreeMap<String, String> = std::env::vars().collect();
-                atrium_ocf_shim::request_from_ocf_env(act.clone(), &env)?
+                atrium_ocf_shim::request_from_ocf_env(act.clone(), &env)
+                    .map_err(|e| OpResult::failed(OcfStatus::InvalidArgs, e.to_string()))
             } else {
                 let mut r = ActionRequest::new(act.clone(), instance.unwrap_or_else(|| addr.kind.clone()));
                 r.params = parse_kv(&params, "param")?;
@@ -242,26 +255,35 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
                 r.timeout = parse_duration("timeout", &timeout)?;
                 r.interval = parse_duration("interval", &interval)?;
                 r.depth = depth;
-                r
+                Ok(r)
             };
-            if peer.is_some() {
-                req.migrate_peer = peer;
-            }
             let reg = registry(data_dir, node.as_deref())?;
-            let result = match (parsed, addr.class) {
-                (Ok(Action::MetaData), _) => {
-                    print!("{}", reg.resource_agent(&addr, &grants)?.meta_data()?.to_ocf_xml(XmlFlavour::RaApi1Dtd));
-                    return Ok(ExitCode::SUCCESS);
+            let result = req.and_then(|mut req| {
+                if peer.is_some() {
+                    req.migrate_peer = peer;
                 }
-                (Ok(_), _) => reg.resource_agent(&addr, &grants)?.execute(&req),
-                // OCF scripts answer unknown actions themselves (usually 3, unimplemented); a
-                // WASM agent cannot have one.
-                (Err(_), AgentClass::Ocf) => reg.shim()?.resource_agent(&addr)?.execute_named(&action, &req),
-                (Err(e), _) => OpResult::with_reason(atrium_contract::OcfStatus::Unimplemented, e.to_string()),
-            };
+                match (parsed, addr.class) {
+                    // OCF scripts answer unknown actions themselves (usually 3, unimplemented);
+                    // a WASM agent cannot have one.
+                    (Err(_), AgentClass::Ocf) => Ok(reg.shim().map_err(load_failure)?.resource_agent(&addr).map_err(|e| load_failure(e.into()))?.execute_named(&action, &req)),
+                    (Err(e), _) => Ok(OpResult::with_reason(OcfStatus::Unimplemented, e.to_string())),
+                    (Ok(a), _) => {
+                        let ra = reg.resource_agent(&addr, &grants).map_err(load_failure)?;
+                        if a == Action::MetaData {
+                            let md = ra.meta_data().map_err(|e| load_failure(e.into()))?;
+                            print!("{}", md.to_ocf_xml(XmlFlavour::RaApi1Dtd));
+                            return Ok(OpResult::new(OcfStatus::Success));
+                        }
+                        Ok(ra.execute(&req))
+                    }
+                }
+            });
+            let result = result.unwrap_or_else(|failed| failed);
             // Through an OCF wrapper the caller reads the exit code; keep stdout clean.
             if !ocf_env {
-                print_result(&addr, &action, &result, output);
+                if act != Action::MetaData || result.status != OcfStatus::Success {
+                    print_result(&addr, &action, &result, output);
+                }
             } else if let Some(reason) = &result.exit_reason {
                 eprintln!("ocf-exit-reason:{reason}");
             }
