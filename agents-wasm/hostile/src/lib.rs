@@ -2,7 +2,8 @@
 //! agent never takes the host down. Parameter `mode` on start:
 //! `loop` (spins forever), `memory` (allocates without bound), `trap` (executes unreachable),
 //! `panic` (Rust panic), `exec` (runs `true` through the exec capability), `sleep` (sleeps past
-//! any deadline), anything else succeeds.
+//! any deadline through the clock capability), `wasi-sleep` (the same through WASI's own
+//! clock), anything else succeeds.
 
 use atrium_agent_sdk::host::{clock, exec, log, state};
 use atrium_agent_sdk::{
@@ -48,6 +49,10 @@ fn misbehave(ctx: &OpContext) -> OpResult {
         "sleep" => {
             clock::sleep_ms(u64::MAX / 4);
             OpResult::err(OcfStatus::GenericError, "sleep returned")
+        }
+        "wasi-sleep" => {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+            OpResult::err(OcfStatus::GenericError, "WASI sleep returned")
         }
         _ => {
             state::set("running", "1");

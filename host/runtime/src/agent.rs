@@ -84,7 +84,9 @@ impl WasmAgent {
         let (component, cache_outcome) = engine.cache.load(&engine.engine, name, bytes)?;
         check_imports(&engine.engine, &component, name, manifest, &grants)?;
         let mut linker: Linker<HostState> = Linker::new(&engine.engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError::Link { agent: name.into(), detail: format!("{e:#}") })?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|_| crate::capabilities::wasi_clock::cap_waits(&mut linker))
+            .map_err(|e| RuntimeError::Link { agent: name.into(), detail: format!("{e:#}") })?;
         crate::capabilities::link_granted(&mut linker, &grants).map_err(|e| RuntimeError::Link { agent: name.into(), detail: format!("{e:#}") })?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| RuntimeError::Link {
             agent: name.into(),

@@ -1,6 +1,7 @@
 //! What one action's store holds: the WASI context (deny-by-default), the memory limiter and the
 //! environment the capabilities serve from.
 
+use crate::capabilities::wasi_clock::StoreClock;
 use crate::manifest::Grants;
 use crate::state_store::AgentStateStore;
 use atrium_contract::NodeAttributeStore;
@@ -54,6 +55,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
+    pub clock: StoreClock,
     pub limiter: MemoryLimiter,
     pub env: CallEnv,
     pub stdout: MemoryOutputPipe,
@@ -66,7 +68,9 @@ impl HostState {
         let stderr = MemoryOutputPipe::new(CAPTURE_LIMIT);
         // No preopens, no environment, no arguments, no sockets and no name lookup: a guest
         // toolchain may import these interfaces, but every call is refused.
+        let clock = StoreClock { start: std::time::Instant::now() };
         let wasi = WasiCtx::builder()
+            .monotonic_clock(clock)
             .stdout(stdout.clone())
             .stderr(stderr.clone())
             .allow_ip_name_lookup(false)
@@ -76,11 +80,16 @@ impl HostState {
         HostState {
             wasi,
             table: ResourceTable::new(),
+            clock,
             limiter: MemoryLimiter { max_bytes: max_memory, hit: false },
             env,
             stdout,
             stderr,
         }
+    }
+
+    pub fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
     }
 
     /// Time left before the action's deadline.

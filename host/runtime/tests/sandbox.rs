@@ -186,6 +186,18 @@ fn sleeping_past_the_deadline_is_cut_short() {
 }
 
 #[test]
+fn sleeping_through_wasi_is_cut_at_the_deadline_too() {
+    let f = fixture();
+    let h = hostile(&f, &["log", "state", "clock", "exec:true"], AgentLimits::default()).unwrap();
+    let timeout = Duration::from_millis(300);
+    let started = Instant::now();
+    let r = h.execute(&start_with_mode("wasi-sleep", timeout));
+    assert!(started.elapsed() < timeout * 2, "took {:?}", started.elapsed());
+    assert_eq!(r.outcome, OpOutcome::TimedOut, "{r:?}");
+    assert_host_still_serves(&f);
+}
+
+#[test]
 fn memory_bomb_is_denied_at_the_cap() {
     let f = fixture();
     let h = hostile(&f, &["log", "state", "clock", "exec:true"], AgentLimits { max_memory: 16 << 20 }).unwrap();

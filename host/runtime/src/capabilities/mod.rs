@@ -6,6 +6,7 @@ mod http;
 mod log;
 mod node_attributes;
 mod state;
+pub(crate) mod wasi_clock;
 
 use crate::bindings::atrium::agent as wit;
 use crate::host_state::HostState;
