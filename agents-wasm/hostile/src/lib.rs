@@ -3,7 +3,7 @@
 //! `loop` (spins forever), `memory` (allocates without bound), `trap` (executes unreachable),
 //! `panic` (Rust panic), `exec` (runs `true` through the exec capability), `sleep` (sleeps past
 //! any deadline through the clock capability), `wasi-sleep` (the same through WASI's own
-//! clock), anything else succeeds.
+//! clock), `wasi-http` (a request through WASI's own HTTP interface), anything else succeeds.
 
 use atrium_agent_sdk::host::{clock, exec, log, state};
 use atrium_agent_sdk::{
@@ -50,6 +50,10 @@ fn misbehave(ctx: &OpContext) -> OpResult {
             clock::sleep_ms(u64::MAX / 4);
             OpResult::err(OcfStatus::GenericError, "sleep returned")
         }
+        "wasi-http" => match wasi_http_get() {
+            Ok(status) => OpResult::err(OcfStatus::Success, format!("wasi:http answered {status}")),
+            Err(e) => OpResult::err(OcfStatus::GenericError, format!("wasi:http refused: {e}")),
+        },
         "wasi-sleep" => {
             std::thread::sleep(std::time::Duration::from_secs(3600));
             OpResult::err(OcfStatus::GenericError, "WASI sleep returned")
@@ -59,6 +63,23 @@ fn misbehave(ctx: &OpContext) -> OpResult {
             log::log(log::Level::Info, "hostile agent behaved");
             OpResult::ok()
         }
+    }
+}
+
+/// An outgoing request through WASI's own HTTP interface, bypassing the http capability.
+fn wasi_http_get() -> Result<u16, String> {
+    use wasi::http::outgoing_handler::{OutgoingRequest, handle};
+    use wasi::http::types::{Fields, Scheme};
+    let req = OutgoingRequest::new(Fields::new());
+    req.set_scheme(Some(&Scheme::Http)).map_err(|_| "scheme")?;
+    req.set_authority(Some("127.0.0.1:9")).map_err(|_| "authority")?;
+    req.set_path_with_query(Some("/")).map_err(|_| "path")?;
+    let pending = handle(req, None).map_err(|e| format!("{e:?}"))?;
+    pending.subscribe().block();
+    match pending.get() {
+        Some(Ok(Ok(resp))) => Ok(resp.status()),
+        Some(Ok(Err(e))) => Err(format!("{e:?}")),
+        other => Err(format!("{other:?}")),
     }
 }
 

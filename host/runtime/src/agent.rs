@@ -86,12 +86,13 @@ impl WasmAgent {
         let mut linker: Linker<HostState> = Linker::new(&engine.engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|_| crate::capabilities::wasi_clock::cap_waits(&mut linker))
+            .and_then(|_| wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker))
             .map_err(|e| RuntimeError::Link { agent: name.into(), detail: format!("{e:#}") })?;
         crate::capabilities::link_granted(&mut linker, &grants).map_err(|e| RuntimeError::Link { agent: name.into(), detail: format!("{e:#}") })?;
         let instance_pre = linker.instantiate_pre(&component).map_err(|e| RuntimeError::Link {
             agent: name.into(),
             detail: format!(
-                "{e:#} (agents get WASI p2 cli, clocks, filesystem, io, random and sockets, all deny-by-default, plus the atrium:agent capabilities)"
+                "{e:#} (agents get WASI p2 cli, clocks, filesystem, http, io, random and sockets, all deny-by-default, plus the atrium:agent capabilities)"
             ),
         })?;
         let pre = ResourceAgentWorldPre::new(instance_pre).map_err(|e| RuntimeError::Link {

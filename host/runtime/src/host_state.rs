@@ -3,6 +3,8 @@
 
 use crate::capabilities::wasi_clock::StoreClock;
 use crate::manifest::Grants;
+use crate::wasi_http::DenyAllRequests;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use crate::state_store::AgentStateStore;
 use atrium_contract::NodeAttributeStore;
 use std::sync::Arc;
@@ -54,6 +56,8 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
 
 pub struct HostState {
     wasi: WasiCtx,
+    http: WasiHttpCtx,
+    http_hooks: DenyAllRequests,
     table: ResourceTable,
     pub clock: StoreClock,
     pub limiter: MemoryLimiter,
@@ -79,6 +83,8 @@ impl HostState {
             .build();
         HostState {
             wasi,
+            http: WasiHttpCtx::new(),
+            http_hooks: DenyAllRequests,
             table: ResourceTable::new(),
             clock,
             limiter: MemoryLimiter { max_bytes: max_memory, hit: false },
@@ -101,5 +107,11 @@ impl HostState {
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { hooks: &mut self.http_hooks, table: &mut self.table, ctx: &mut self.http }
     }
 }

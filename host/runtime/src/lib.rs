@@ -14,6 +14,7 @@ mod error;
 mod host_state;
 pub mod manifest;
 mod state_store;
+mod wasi_http;
 
 pub use agent::{AgentLimits, WasmAgent};
 pub use cache::CacheOutcome;

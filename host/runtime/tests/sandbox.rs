@@ -198,6 +198,15 @@ fn sleeping_through_wasi_is_cut_at_the_deadline_too() {
 }
 
 #[test]
+fn wasi_http_loads_but_every_request_is_refused() {
+    let f = fixture();
+    let h = hostile(&f, &["log", "state", "clock", "exec:true"], AgentLimits::default()).unwrap();
+    let r = h.execute(&start_with_mode("wasi-http", Duration::from_secs(5)));
+    assert_eq!(r.status, OcfStatus::GenericError, "{r:?}");
+    assert_eq!(r.exit_reason.as_deref(), Some("wasi:http refused: ErrorCode::HttpRequestDenied"), "{r:?}");
+}
+
+#[test]
 fn memory_bomb_is_denied_at_the_cap() {
     let f = fixture();
     let h = hostile(&f, &["log", "state", "clock", "exec:true"], AgentLimits { max_memory: 16 << 20 }).unwrap();
