@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -21,15 +23,36 @@ pub trait AgentStateStore: Send + Sync {
     fn delete(&self, instance: &str, key: &str) -> Result<(), StateError>;
 }
 
-/// One small JSON file per instance in a directory, replaced atomically on each write.
-#[derive(Debug, Clone)]
+/// What identifies one version of a state file: every write replaces the file by rename, so
+/// a new version has a new inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    ino: u64,
+    len: u64,
+    mtime_ns: i128,
+}
+
+impl Stamp {
+    fn of(m: &std::fs::Metadata) -> Stamp {
+        use std::os::unix::fs::MetadataExt;
+        Stamp { ino: m.ino(), len: m.len(), mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()) }
+    }
+}
+
+type Cached = HashMap<PathBuf, (Stamp, BTreeMap<String, String>)>;
+
+/// One small JSON file per instance in a directory, replaced atomically on each write. Reads
+/// are served from memory while the file is unchanged (one stat instead of open, read and
+/// parse: monitors read state on every call), so other processes' writes are still seen.
+#[derive(Debug, Clone, Default)]
 pub struct DirStateStore {
     dir: PathBuf,
+    cache: Arc<Mutex<Cached>>,
 }
 
 impl DirStateStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        DirStateStore { dir: dir.into() }
+        DirStateStore { dir: dir.into(), cache: Arc::default() }
     }
 
     /// The file for an instance. Instance names are resource ids (plus `:N`); anything else is
@@ -47,14 +70,29 @@ impl DirStateStore {
     /// reported once; after that the instance starts from empty state instead of failing for
     /// ever.
     fn read(&self, path: &Path) -> Result<BTreeMap<String, String>, StateError> {
-        match std::fs::read(path) {
+        let stamp = match std::fs::metadata(path) {
+            Ok(m) => Stamp::of(&m),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.cache.lock().expect("state cache lock").remove(path);
+                return Ok(BTreeMap::new());
+            }
+            Err(source) => return Err(StateError::Io { path: path.into(), source }),
+        };
+        if let Some((cached, map)) = self.cache.lock().expect("state cache lock").get(path) {
+            if *cached == stamp {
+                return Ok(map.clone());
+            }
+        }
+        let map: BTreeMap<String, String> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| {
                 let _ = std::fs::rename(path, path.with_extension("json.corrupt"));
                 StateError::Corrupt { path: path.into(), source }
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(source) => Err(StateError::Io { path: path.into(), source }),
-        }
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => BTreeMap::new(),
+            Err(source) => return Err(StateError::Io { path: path.into(), source }),
+        };
+        self.cache.lock().expect("state cache lock").insert(path.to_path_buf(), (stamp, map.clone()));
+        Ok(map)
     }
 
     fn write(&self, path: &Path, map: &BTreeMap<String, String>) -> Result<(), StateError> {
@@ -114,6 +152,18 @@ mod tests {
         assert_eq!(s.get("d:2", "running").unwrap(), None);
         s.delete("d:1", "running").unwrap();
         assert!(!s.file_for("d:1").exists(), "empty state leaves no file");
+    }
+
+    #[test]
+    fn writes_by_another_handle_are_seen_through_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (DirStateStore::new(dir.path()), DirStateStore::new(dir.path()));
+        a.set("d", "running", "1").unwrap();
+        assert_eq!(b.get("d", "running").unwrap().as_deref(), Some("1"));
+        a.set("d", "running", "2").unwrap();
+        assert_eq!(b.get("d", "running").unwrap().as_deref(), Some("2"), "a replaced file is re-read");
+        a.delete("d", "running").unwrap();
+        assert_eq!(b.get("d", "running").unwrap(), None, "a removed file is forgotten");
     }
 
     #[test]
