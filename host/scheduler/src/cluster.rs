@@ -68,6 +68,29 @@ pub(crate) struct PrimState<'a> {
     pub expired_failcount_on: BTreeSet<NodeIx>,
 }
 
+impl PrimState<'_> {
+    /// A primitive with default settings and no history yet: what an orphan found only in the
+    /// status section is, and the base a configured primitive starts from.
+    fn unconfigured(agent: String, template: String) -> Self {
+        PrimState {
+            agent,
+            template,
+            utilization: BTreeMap::new(),
+            migration_threshold: atrium_cib::INFINITY,
+            allow_migrate: false,
+            ops: &[],
+            running: Vec::new(),
+            known_on: BTreeSet::new(),
+            history: BTreeMap::new(),
+            failcount: BTreeMap::new(),
+            promotion_attr: BTreeMap::new(),
+            active_monitors: BTreeSet::new(),
+            recorded_monitors: BTreeSet::new(),
+            expired_failcount_on: BTreeSet::new(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct CloneState {
     pub instances: Vec<RscIx>,
@@ -365,20 +388,11 @@ impl<'a> Cluster<'a> {
             None => atrium_cib::INFINITY,
         };
         PrimState {
-            agent: p.agent(),
-            template: p.id.clone(),
             utilization,
             migration_threshold,
             allow_migrate: truthy(meta, "allow-migrate").unwrap_or(false),
             ops: &p.operations,
-            running: Vec::new(),
-            known_on: BTreeSet::new(),
-            history: BTreeMap::new(),
-            failcount: BTreeMap::new(),
-            promotion_attr: BTreeMap::new(),
-            active_monitors: BTreeSet::new(),
-            recorded_monitors: BTreeSet::new(),
-            expired_failcount_on: BTreeSet::new(),
+            ..PrimState::unconfigured(p.agent(), p.id.clone())
         }
     }
 
@@ -393,22 +407,7 @@ impl<'a> Cluster<'a> {
         self.rscs.push(Rsc {
             id: lrm.id.clone(),
             parent: None,
-            kind: Kind::Primitive(PrimState {
-                agent,
-                template: lrm.id.clone(),
-                utilization: BTreeMap::new(),
-                migration_threshold: atrium_cib::INFINITY,
-                allow_migrate: false,
-                ops: &[],
-                running: Vec::new(),
-                known_on: BTreeSet::new(),
-                history: BTreeMap::new(),
-                failcount: BTreeMap::new(),
-                promotion_attr: BTreeMap::new(),
-                active_monitors: BTreeSet::new(),
-                recorded_monitors: BTreeSet::new(),
-                expired_failcount_on: BTreeSet::new(),
-            }),
+            kind: Kind::Primitive(PrimState::unconfigured(agent, lrm.id.clone())),
             meta: BTreeMap::new(),
             priority: 0,
             stickiness: Score::ZERO,
