@@ -21,7 +21,7 @@ pub use env::{
     request_from_ocf_env,
 };
 pub use fence::{FenceScriptAgent, NotFenceAddress};
-pub use metadata_xml::{DEFAULT_ACTION_TIMEOUT, MetadataError, parse_duration, parse_meta_data};
+pub use metadata_xml::{DEFAULT_ACTION_TIMEOUT, MetadataError, parse_meta_data};
 pub use script_agent::{NotOcfAddress, OcfScriptAgent};
 pub use wrap::{install_ocf_wrapper, render_ocf_wrapper};
 

@@ -71,7 +71,10 @@ pub fn parse_meta_data(agent: &str, xml: &str) -> Result<MetaData, MetadataError
         let duration = |attr: &str| -> Result<Option<Duration>, MetadataError> {
             a.attr(attr)
                 .map(|v| {
-                    parse_duration(v)
+                    // Pacemaker reads agent timeouts with the same parser as CIB values.
+                    atrium_cib::duration::parse_duration_ms(v)
+                        .ok()
+                        .map(Duration::from_millis)
                         .ok_or_else(|| fail(a, format!("action {aname}: {attr}=\"{v}\" is not a duration")))
                 })
                 .transpose()
@@ -130,24 +133,6 @@ fn normalise_role(r: &str) -> String {
             c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
         }
     }
-}
-
-/// Parses an OCF time value: a number with an optional unit (ms, s, m, h, d and their long
-/// forms); a bare number means seconds.
-pub fn parse_duration(v: &str) -> Option<Duration> {
-    let v = v.trim().to_ascii_lowercase();
-    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (num, unit) = v.split_at(split);
-    let n: u64 = num.parse().ok()?;
-    let ms_per = match unit.trim() {
-        "ms" | "msec" => 1,
-        "" | "s" | "sec" | "secs" | "second" | "seconds" => 1000,
-        "m" | "min" | "mins" | "minute" | "minutes" => 60_000,
-        "h" | "hr" | "hrs" | "hour" | "hours" => 3_600_000,
-        "d" | "day" | "days" => 86_400_000,
-        _ => return None,
-    };
-    Some(Duration::from_millis(n.checked_mul(ms_per)?))
 }
 
 fn error_at(agent: &str, xml: &str, pos: usize, problem: String) -> MetadataError {
@@ -394,17 +379,5 @@ mod tests {
         let err = parse_meta_data("ocf:test:t", bad_timeout).unwrap_err();
         assert_eq!((err.line, err.column), (2, 1), "{err}");
         assert!(err.problem.contains("timeout=\"soon\""), "{err}");
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("20"), Some(Duration::from_secs(20)));
-        assert_eq!(parse_duration("20s"), Some(Duration::from_secs(20)));
-        assert_eq!(parse_duration(" 1500ms "), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("1d"), Some(Duration::from_secs(86400)));
-        assert_eq!(parse_duration("x"), None);
-        assert_eq!(parse_duration("10 parsecs"), None);
     }
 }
