@@ -133,23 +133,23 @@ impl WasmAgent {
         let state = store.data();
         let last_line = stderr_summary(&state.stderr.contents());
         let trap = err.downcast_ref::<Trap>().copied();
-        let result = match trap {
-            Some(Trap::Interrupt) => {
+        let exit = err.downcast_ref::<wasmtime_wasi::I32Exit>().map(|e| e.0);
+        let result = match (trap, exit) {
+            (Some(Trap::Interrupt), _) => {
                 OpResult::timed_out(format!("{action} did not finish within its {} ms timeout and was stopped", timeout.as_millis()))
             }
             _ if state.limiter.hit => OpResult::failed(
                 OcfStatus::GenericError,
                 format!("{action} exceeded the agent's memory limit of {} MiB", self.limits.max_memory >> 20),
             ),
-            Some(Trap::OutOfFuel) => OpResult::failed(OcfStatus::GenericError, format!("{action} ran out of fuel")),
-            Some(t) => OpResult::failed(OcfStatus::GenericError, format!("{action} trapped: {t}{last_line}")),
+            (Some(Trap::OutOfFuel), _) => OpResult::failed(OcfStatus::GenericError, format!("{action} ran out of fuel")),
+            (Some(t), _) => OpResult::failed(OcfStatus::GenericError, format!("{action} trapped: {t}{last_line}")),
             // A Rust guest built with panic=abort leaves through wasi:cli/exit after printing
             // the panic message on stderr.
-            None if err.downcast_ref::<wasmtime_wasi::I32Exit>().is_some() => {
-                let code = err.downcast_ref::<wasmtime_wasi::I32Exit>().map_or(0, |e| e.0);
+            (None, Some(code)) => {
                 OpResult::failed(OcfStatus::GenericError, format!("{action} aborted: the agent exited with code {code}{last_line}"))
             }
-            None => OpResult::failed(OcfStatus::GenericError, format!("{action} failed: {err:#}{last_line}")),
+            (None, None) => OpResult::failed(OcfStatus::GenericError, format!("{action} failed: {err:#}{last_line}")),
         };
         tracing::warn!(agent = &*self.name, action, reason = result.exit_reason.as_deref().unwrap_or(""), "agent call failed");
         result

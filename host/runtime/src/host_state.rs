@@ -13,6 +13,10 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+/// Largest table an agent may grow (function references); far above what real agents need,
+/// low enough that a table bomb cannot eat host memory.
+const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 /// Largest amount of guest stdout/stderr kept for the log per action.
 const CAPTURE_LIMIT: usize = 64 * 1024;
 
@@ -50,7 +54,7 @@ impl wasmtime::ResourceLimiter for MemoryLimiter {
     }
 
     fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
-        Ok(desired <= 100_000)
+        Ok(desired <= MAX_TABLE_ELEMENTS)
     }
 }
 

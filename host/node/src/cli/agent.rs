@@ -114,7 +114,7 @@ fn parse_kv(items: &[String], what: &str) -> Result<BTreeMap<String, String>> {
         .collect()
 }
 
-pub fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
+fn parse_duration(flag: &str, value: &str) -> Result<Duration> {
     let ms = atrium_cib::duration::parse_duration_ms(value).with_context(|| format!("--{flag} {value}"))?;
     Ok(Duration::from_millis(ms))
 }
