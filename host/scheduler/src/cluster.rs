@@ -445,6 +445,11 @@ impl<'a> Cluster<'a> {
         for state in &cib.status.node_states {
             let name = state.uname.clone().unwrap_or_else(|| state.id.clone());
             let Some(node) = self.node_by_name(&name) else { continue };
+            // A node that is cleanly down runs nothing: its history says nothing about where
+            // resources are (and must not use up anonymous clone instances), as in Pacemaker.
+            if !self.nodes[node].online && self.nodes[node].unclean.is_none() && !self.nodes[node].remote {
+                continue;
+            }
             let transient = state.transient();
             for lrm in &state.lrm_resources {
                 let (base, inst) = match lrm.id.rsplit_once(':') {

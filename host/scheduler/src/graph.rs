@@ -270,6 +270,16 @@ pub(crate) fn build(
                 }
                 per[ix].promote = Some(id);
             }
+            // A resource promoted or demoted in place first cancels the monitors of the role
+            // it leaves: they would report the new role as a failure.
+            let role_change: Vec<usize> = [per[ix].promote, per[ix].demote].into_iter().flatten().collect();
+            if !p.start_required && !role_change.is_empty() {
+                let keep: Vec<u64> = monitors_for(prim, p.next_role.unwrap_or(Role::Started)).map(|o| o.interval_ms).collect();
+                for &(_, interval) in prim.active_monitors.iter().filter(|&&(m, i)| m == n && !keep.contains(&i)) {
+                    let cancel = g.add(ActionKind::Resource, Some(&rid), "cancel", interval, Some(&node), true);
+                    g.edges.extend(role_change.iter().map(|&a| (cancel, a)));
+                }
+            }
             // Recurring monitors for the role the resource will have, after it gets there;
             // a resource that stays put gets back any monitor that is not running.
             let changed = p.start_required || promote || per[ix].demote.is_some();
