@@ -10,6 +10,7 @@
 
 mod dom;
 pub mod duration;
+pub mod edit;
 pub mod error;
 pub mod model;
 pub mod options;
