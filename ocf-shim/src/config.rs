@@ -21,6 +21,9 @@ pub struct ShimConfig {
     pub attributes_file: PathBuf,
     /// This node's name, as `crm_node -n` reports it.
     pub node_name: String,
+    /// `HA_RSCTMP`: where agents keep per-boot state (Dummy's state file, pid files). Unset,
+    /// agents use /run/resource-agents; several nodes on one machine each need their own.
+    pub rsc_tmp_dir: Option<PathBuf>,
     /// Time between SIGTERM and SIGKILL for an agent that ran past its timeout.
     pub kill_grace: Duration,
     /// Timeout for `meta-data` (it has no operation of its own to take one from).
@@ -39,6 +42,7 @@ impl ShimConfig {
             helper_dir: state_dir.join("ocf-helpers"),
             attributes_file: state_dir.join("node-attributes.json"),
             node_name: node_name.into(),
+            rsc_tmp_dir: None,
             // Pacemaker sends SIGKILL straight away; a short grace lets agents clean up.
             kill_grace: Duration::from_secs(2),
             meta_data_timeout: Duration::from_secs(30),

@@ -63,6 +63,9 @@ pub fn ocf_environment(
     env.insert("HA_debug".into(), if config.agent_debug { "1" } else { "0" }.into());
     env.insert(ATTRIBUTES_FILE_VAR.into(), config.attributes_file.display().to_string());
     env.insert(NODE_NAME_VAR.into(), config.node_name.clone());
+    if let Some(dir) = &config.rsc_tmp_dir {
+        env.insert("HA_RSCTMP".into(), dir.display().to_string());
+    }
 
     env.insert("OCF_ROOT".into(), config.ocf_root.display().to_string());
     env.insert("OCF_RA_VERSION_MAJOR".into(), "1".into());

@@ -85,6 +85,10 @@ impl FileAttributeStore {
         Ok(result)
     }
 
+    /// Every attribute of one node.
+    pub fn of_node(&self, node: &str) -> Result<BTreeMap<String, String>, AttributeError> {
+        self.with_table(false, |t| t.get(node).cloned().unwrap_or_default())
+    }
 }
 
 impl NodeAttributeStore for FileAttributeStore {

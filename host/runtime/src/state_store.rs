@@ -78,10 +78,10 @@ impl DirStateStore {
             }
             Err(source) => return Err(StateError::Io { path: path.into(), source }),
         };
-        if let Some((cached, map)) = self.cache.lock().expect("state cache lock").get(path) {
-            if *cached == stamp {
-                return Ok(map.clone());
-            }
+        if let Some((cached, map)) = self.cache.lock().expect("state cache lock").get(path)
+            && *cached == stamp
+        {
+            return Ok(map.clone());
         }
         let map: BTreeMap<String, String> = match std::fs::read(path) {
             Ok(bytes) => serde_json::from_slice(&bytes).map_err(|source| {
