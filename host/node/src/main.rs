@@ -3,8 +3,11 @@
 //! Invoked as `crm_attribute`, `crm_master`, `crm_node` or `attrd_updater` (through the OCF
 //! shim's helper links) it answers as that Pacemaker tool instead.
 
+mod api;
 mod cli;
+mod client;
 mod config_file;
+mod daemon;
 mod logging;
 mod paths;
 mod registry;

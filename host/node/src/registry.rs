@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 pub struct AgentRegistry {
     services: HostServices,
+    attributes: Arc<FileAttributeStore>,
     shim_config: ShimConfig,
     cache_dir: std::path::PathBuf,
     // Both created on first use: an OCF-only command never pays for the WASM engine, and a
@@ -25,17 +26,36 @@ pub struct WasmAgentInfo {
 }
 
 impl AgentRegistry {
-    /// A registry for node `node_name` keeping agent state and attributes under `data_dir`.
+    /// A registry for node `node_name` keeping agent state and attributes under `data_dir`
+    /// (one-off `atrium agent` commands).
     pub fn new(data_dir: &Path, node_name: &str, cache_dir: &Path) -> Result<AgentRegistry> {
+        Self::build(data_dir, data_dir, None, node_name, cache_dir)
+    }
+
+    /// A running node's registry: agents keep their per-boot state (WASM agent state and
+    /// OCF's `HA_RSCTMP`) under `run_dir`, like /run, so a rebooted node starts without it.
+    pub fn for_node(data_dir: &Path, run_dir: &Path, node_name: &str, cache_dir: &Path) -> Result<AgentRegistry> {
+        let rsc_tmp = run_dir.join("rsctmp");
+        std::fs::create_dir_all(&rsc_tmp).with_context(|| format!("creating {}", rsc_tmp.display()))?;
+        Self::build(data_dir, run_dir, Some(rsc_tmp), node_name, cache_dir)
+    }
+
+    fn build(data_dir: &Path, run_dir: &Path, rsc_tmp: Option<std::path::PathBuf>, node_name: &str, cache_dir: &Path) -> Result<AgentRegistry> {
         let exe = std::env::current_exe().context("locating the atrium executable for the OCF helper links")?;
-        let shim_config = ShimConfig::new(exe, data_dir, node_name);
+        let mut shim_config = ShimConfig::new(exe, data_dir, node_name);
+        shim_config.rsc_tmp_dir = rsc_tmp;
         let attributes = Arc::new(FileAttributeStore::new(shim_config.attributes_file.clone()));
         let services = HostServices {
             node_name: node_name.into(),
-            state: Arc::new(DirStateStore::new(data_dir.join("agent-state"))),
-            attributes,
+            state: Arc::new(DirStateStore::new(run_dir.join("agent-state"))),
+            attributes: attributes.clone(),
         };
-        Ok(AgentRegistry { services, shim_config, cache_dir: cache_dir.to_path_buf(), engine: OnceLock::new(), shim: OnceLock::new() })
+        Ok(AgentRegistry { services, attributes, shim_config, cache_dir: cache_dir.to_path_buf(), engine: OnceLock::new(), shim: OnceLock::new() })
+    }
+
+    /// The store agents set node attributes in.
+    pub fn attributes(&self) -> &FileAttributeStore {
+        &self.attributes
     }
 
     fn engine(&self) -> Result<&AgentEngine> {

@@ -1,0 +1,156 @@
+//! The DC loop, run on every node and active on the quorate Raft leader: keeps the CIB's
+//! membership in line with liveness, runs the scheduler whenever its input changed, starts the
+//! resulting transition, and aborts a transition the cluster has moved past.
+
+use anyhow::Result;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use atrium_cluster::ClusterStatus;
+
+use super::cib_state::{CibCommand, CibReply};
+use super::pe_inputs::{DEFAULT_SERIES_MAX, PeInputs};
+use super::transition::{StepKind, StepState};
+use super::{NodeContext, now_ms};
+use crate::daemon::plan;
+
+/// A DC that schedules this many transitions without the input changing is looping (an
+/// action that keeps "succeeding" without changing the status); it stops and says so.
+const MAX_TRANSITIONS_PER_INPUT: u32 = 20;
+
+/// How often the DC looks again without a change (failure timeouts, recheck).
+const TICK: Duration = Duration::from_secs(1);
+
+pub async fn run(ctx: Arc<NodeContext>, mut pe: PeInputs) {
+    let mut status = ctx.cluster.watch();
+    let mut dc = DcState::default();
+    let mut tick = tokio::time::interval(TICK);
+    let mut stopping = ctx.stopping.subscribe();
+    loop {
+        tokio::select! {
+            changed = status.changed() => if changed.is_err() { return },
+            _ = tick.tick() => {}
+            _ = stopping.changed() => return,
+        }
+        let st = status.borrow_and_update().clone();
+        if !(st.i_am_leader && st.quorate) {
+            if dc.active {
+                info!(node = %ctx.name, "no longer DC");
+            }
+            dc = DcState::default();
+            continue;
+        }
+        if !dc.active {
+            info!(node = %ctx.name, term = st.term, "became DC");
+            dc.active = true;
+        }
+        if let Err(e) = dc.pass(&ctx, &st, &mut pe).await {
+            warn!(error = %format!("{e:#}"), "DC pass failed; retrying on the next change");
+        }
+    }
+}
+
+#[derive(Default)]
+struct DcState {
+    active: bool,
+    /// (generation, latest transition id) last scheduled without work: nothing to do until
+    /// either moves.
+    settled: Option<(u64, u64)>,
+    /// Transitions started for the current generation.
+    per_generation: (u64, u32),
+    /// When this DC last ran the scheduler for a recheck.
+    last_recheck_ms: u64,
+}
+
+impl DcState {
+    async fn pass(&mut self, ctx: &NodeContext, st: &ClusterStatus, pe: &mut PeInputs) -> Result<()> {
+        self.sync_membership(ctx, st).await?;
+        let (transition, generation, cib) = ctx.cluster.read(|s| (s.transition.clone(), s.generation, s.cib.clone()));
+        if let Some(t) = &transition {
+            self.fail_fencing(ctx, t).await?;
+            if !t.is_finished() {
+                if t.aborted.is_none() {
+                    let reason = if t.term < st.term {
+                        Some(format!("made by the DC of term {}", t.term))
+                    } else if t.generation != generation {
+                        Some("the cluster changed".to_string())
+                    } else {
+                        None
+                    };
+                    if let Some(reason) = reason {
+                        info!(transition = t.id, %reason, "aborting transition");
+                        ctx.propose(CibCommand::AbortTransition { transition: t.id, reason }).await?;
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let last_id = transition.as_ref().map_or(0, |t| t.id);
+        let options = cib.options();
+        let now = now_ms();
+        let recheck_due = options.cluster_recheck_interval_ms > 0 && now.saturating_sub(self.last_recheck_ms) >= options.cluster_recheck_interval_ms.min(60_000);
+        if self.settled == Some((generation, last_id)) && !recheck_due {
+            return Ok(());
+        }
+        if self.per_generation.0 != generation {
+            self.per_generation = (generation, 0);
+        }
+        if self.per_generation.1 >= MAX_TRANSITIONS_PER_INPUT {
+            warn!(generation, "scheduler keeps producing transitions for an unchanged CIB; waiting for a change");
+            self.settled = Some((generation, last_id));
+            return Ok(());
+        }
+        self.last_recheck_ms = now;
+
+        let input = plan::scheduler_input(&cib, st.quorate, Some(ctx.id));
+        let now_s = (now / 1000) as i64;
+        let series_max = options.raw.get("pe-input-series-max").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_SERIES_MAX);
+        let pe_input = pe.save(&input, now_s, series_max).map_err(|e| warn!(error = %format!("{e:#}"), "could not save the scheduler input")).ok();
+        let span = info_span!("schedule", generation, pe_input);
+        let schedule = span.in_scope(|| atrium_scheduler::schedule(&input, now_s));
+        let t = plan::transition(&input, &schedule, &ctx.name, generation, pe_input, now);
+        if !plan::has_work(&t) {
+            debug!(generation, pe_input, "nothing to do");
+            self.settled = Some((generation, last_id));
+            return Ok(());
+        }
+        let summary: Vec<String> = atrium_scheduler::summary::render_lines(&schedule.summary).into_iter().map(|l| l.trim().to_string()).collect();
+        let steps = t.steps.len();
+        match ctx.propose(CibCommand::StartTransition { transition: Box::new(t) }).instrument(span).await? {
+            CibReply::Ok { summary: started, .. } => {
+                self.per_generation.1 += 1;
+                info!(generation, pe_input, steps, %started, actions = ?summary, "transition started");
+            }
+            CibReply::Rejected { reason } => debug!(%reason, "transition not started"),
+        }
+        Ok(())
+    }
+
+    /// Marks nodes the cluster no longer hears from as lost. (Nodes come online by joining.)
+    async fn sync_membership(&self, ctx: &NodeContext, st: &ClusterStatus) -> Result<()> {
+        let online: Vec<String> =
+            ctx.cluster.read(|s| s.cib.status.node_states.iter().filter(|n| n.crmd_online() || n.in_ccm()).filter_map(|n| n.uname.clone()).collect());
+        let alive = |name: &str| st.members.iter().any(|(id, info)| info.name == name && (*id == st.node_id || st.node_liveness.get(id).is_some_and(|l| l.alive)));
+        let lost: Vec<String> = online.into_iter().filter(|n| !alive(n)).collect();
+        if !lost.is_empty() {
+            info!(?lost, "membership changed");
+            ctx.propose(CibCommand::NodesLost { nodes: lost, at_ms: now_ms() }).await?;
+        }
+        Ok(())
+    }
+
+    /// No fence device can act yet: a fencing step fails at once, so the transition ends and
+    /// the lost node's resources stay where fencing would have freed them.
+    async fn fail_fencing(&self, ctx: &NodeContext, t: &super::transition::Transition) -> Result<()> {
+        for s in t.in_flight() {
+            if let (StepKind::Fence { action }, StepState::Dispatched { .. }) = (&s.kind, &s.state) {
+                let node = s.node.as_deref().unwrap_or("?");
+                warn!(transition = t.id, %node, %action, "fencing requested but no fence device is configured for the node");
+                let error = Some(format!("no fence device can {action} {node}"));
+                ctx.propose(CibCommand::StepFinished { transition: t.id, step: s.id, error }).await?;
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,342 @@
+//! The executor: runs the steps the current transition hands this node, through the WASM
+//! runtime or the OCF shim, keeps recurring monitors going, and reports results into the CIB.
+//! Steps from a DC older than the current term are refused.
+
+use anyhow::{Context, Result};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use atrium_cib::status::op_status;
+use atrium_contract::{Action, ActionRequest, AgentAddress, OpOutcome, ResourceAgent};
+
+use super::cib_state::{CibCommand, OpReport};
+use super::throttle;
+use super::transition::{Step, StepKind, StepState};
+use super::{NodeContext, now_ms};
+use crate::registry::AgentRegistry;
+
+pub struct Executor {
+    ctx: Arc<NodeContext>,
+    registry: Arc<AgentRegistry>,
+    /// Loaded agents by address: a WASM agent is compiled once, not per action.
+    agents: Mutex<HashMap<String, Arc<dyn ResourceAgent>>>,
+    /// Steps started here, by (transition, step).
+    started: Mutex<HashSet<(u64, usize)>>,
+    running: Mutex<usize>,
+    monitors: Mutex<HashMap<(String, u64), JoinHandle<()>>>,
+    /// Attributes this node last copied from its agents' attribute store into the CIB.
+    synced_attributes: Mutex<BTreeMap<String, String>>,
+    wake: tokio::sync::Notify,
+    /// Warned once per stale transition.
+    refused: Mutex<Option<u64>>,
+    rejoining: std::sync::atomic::AtomicBool,
+}
+
+impl Executor {
+    pub fn new(ctx: Arc<NodeContext>, registry: Arc<AgentRegistry>) -> Arc<Executor> {
+        Arc::new(Executor {
+            ctx,
+            registry,
+            agents: Mutex::new(HashMap::new()),
+            started: Mutex::new(HashSet::new()),
+            running: Mutex::new(0),
+            monitors: Mutex::new(HashMap::new()),
+            synced_attributes: Mutex::new(BTreeMap::new()),
+            wake: tokio::sync::Notify::new(),
+            refused: Mutex::new(None),
+            rejoining: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+
+    pub async fn run(self: Arc<Self>) {
+        let mut status = self.ctx.cluster.watch();
+        let mut stopping = self.ctx.stopping.subscribe();
+        loop {
+            self.rejoin_if_dropped();
+            self.dispatch();
+            tokio::select! {
+                changed = status.changed() => if changed.is_err() { break },
+                _ = self.wake.notified() => {}
+                _ = stopping.changed() => break,
+            }
+        }
+        self.cancel_all_monitors();
+    }
+
+    /// A node the DC counted as lost while it was alive (a stall, a partition) joins again:
+    /// its history is rediscovered by probes, so what it still runs is seen.
+    fn rejoin_if_dropped(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        let dropped = self.ctx.cluster.read(|s| {
+            s.cib.status.node_states.iter().any(|n| n.uname.as_deref() == Some(self.ctx.name.as_str()) && !n.crmd_online())
+        });
+        if !dropped || self.rejoining.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        warn!("the cluster counted this node as lost; joining again");
+        self.cancel_all_monitors();
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let joined = CibCommand::NodeJoined { node: me.ctx.name.clone(), node_id: me.ctx.id, at_ms: now_ms() };
+            let _ = me.ctx.propose_until_done(joined).await;
+            me.rejoining.store(false, Ordering::SeqCst);
+            me.wake.notify_one();
+        });
+    }
+
+    /// Starts every step dispatched to this node that is not running yet, within the job limit.
+    fn dispatch(self: &Arc<Self>) {
+        let term = self.ctx.cluster.status().term;
+        let (transition, options) = self.ctx.cluster.read(|s| (s.transition.clone(), s.cib.options()));
+        let Some(t) = transition else { return };
+        let mine: Vec<&Step> = t
+            .steps
+            .iter()
+            .filter(|s| s.node.as_deref() == Some(self.ctx.name.as_str()) && matches!(s.state, StepState::Dispatched { .. }))
+            .filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown))
+            .collect();
+        if mine.is_empty() {
+            return;
+        }
+        if t.term < term {
+            let mut refused = self.refused.lock().unwrap();
+            if *refused != Some(t.id) {
+                warn!(transition = t.id, transition_term = t.term, term, "refusing steps from a DC of an older term");
+                *refused = Some(t.id);
+            }
+            return;
+        }
+        let threshold = throttle::parse_load_threshold(options.raw.get("load-threshold").map(String::as_str));
+        let limit = throttle::job_limit(options.node_action_limit, throttle::cores(), throttle::load_average().unwrap_or(0.0), threshold);
+        for step in mine {
+            if *self.running.lock().unwrap() >= limit {
+                debug!(limit, "job limit reached; the rest waits");
+                break;
+            }
+            if !self.started.lock().unwrap().insert((t.id, step.id)) {
+                continue;
+            }
+            *self.running.lock().unwrap() += 1;
+            let me = Arc::clone(self);
+            let step = step.clone();
+            let tid = t.id;
+            let span = info_span!("action", transition = tid, rsc = step.rsc.as_deref().unwrap_or(""), op = %step.key(), agent = step.agent.as_deref().unwrap_or(""));
+            tokio::spawn(
+                async move {
+                    me.run_step(tid, step).await;
+                    *me.running.lock().unwrap() -= 1;
+                    me.wake.notify_one();
+                }
+                .instrument(span),
+            );
+        }
+    }
+
+    async fn run_step(self: &Arc<Self>, tid: u64, step: Step) {
+        match step.kind {
+            StepKind::Shutdown => {
+                let _ = self.ctx.propose_until_done(CibCommand::StepFinished { transition: tid, step: step.id, error: None }).await;
+                info!("the DC let this node shut down");
+                self.ctx.request_stop();
+            }
+            StepKind::Resource => {
+                let report = self.execute(&step, Some((tid, step.id))).await;
+                let rc = report.rc;
+                self.report(report).await;
+                if step.task == "monitor" && step.interval_ms > 0 {
+                    self.start_monitor(&step, rc);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs one agent operation (or the cancel of a recurring monitor) and describes it.
+    async fn execute(self: &Arc<Self>, step: &Step, at: Option<(u64, usize)>) -> OpReport {
+        let rsc = step.instance.clone().unwrap_or_default();
+        let started_ms = now_ms();
+        let begin = Instant::now();
+        let mut report = OpReport {
+            node: self.ctx.name.clone(),
+            rsc: rsc.clone(),
+            agent_kind: step.agent.clone().unwrap_or_default(),
+            task: step.task.clone(),
+            interval_ms: step.interval_ms,
+            rc: 0,
+            op_status: op_status::DONE,
+            exit_reason: None,
+            target_rc: step.target_rc,
+            started_ms,
+            exec_ms: 0,
+            step: at,
+        };
+        if step.task == "cancel" {
+            self.cancel_monitor(&rsc, step.interval_ms);
+            return report;
+        }
+        if step.task == "stop" {
+            self.cancel_monitors_of(&rsc);
+        }
+        let result = match (self.agent(step.agent.as_deref()).await, request_for(step)) {
+            (Ok(agent), Ok(request)) => tokio::task::spawn_blocking(move || agent.execute(&request)).await.context("agent call panicked"),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        match result {
+            Ok(r) => {
+                report.rc = r.status.code();
+                report.exit_reason = r.exit_reason.clone();
+                report.op_status = match r.outcome {
+                    OpOutcome::Done => op_status::DONE,
+                    OpOutcome::TimedOut => op_status::TIMEOUT,
+                    OpOutcome::Error => op_status::ERROR,
+                };
+            }
+            Err(e) => {
+                report.rc = atrium_cib::status::rc::ERR_GENERIC;
+                report.op_status = op_status::ERROR;
+                report.exit_reason = Some(format!("{e:#}"));
+            }
+        }
+        report.exec_ms = begin.elapsed().as_millis() as u64;
+        if report.is_failure() {
+            warn!(rc = report.rc, op_status = report.op_status, reason = report.exit_reason.as_deref().unwrap_or(""), ms = report.exec_ms, "operation failed");
+        } else {
+            info!(rc = report.rc, ms = report.exec_ms, "operation done");
+        }
+        report
+    }
+
+    async fn agent(&self, address: Option<&str>) -> Result<Arc<dyn ResourceAgent>> {
+        let address = address.context("the step names no agent")?;
+        if let Some(a) = self.agents.lock().unwrap().get(address) {
+            return Ok(Arc::clone(a));
+        }
+        let parsed: AgentAddress = address.parse().with_context(|| format!("agent {address}"))?;
+        let grants = self.ctx.grants.get(address).cloned().unwrap_or_default();
+        let registry = Arc::clone(&self.registry);
+        let agent: Arc<dyn ResourceAgent> =
+            tokio::task::spawn_blocking(move || registry.resource_agent(&parsed, &grants).map(Arc::from)).await.context("loading the agent panicked")??;
+        self.agents.lock().unwrap().insert(address.to_string(), Arc::clone(&agent));
+        Ok(agent)
+    }
+
+    /// Sends a result to the CIB (retrying through DC changes) and into the node's own
+    /// operation history, then copies any attribute the agent set.
+    async fn report(&self, report: OpReport) {
+        let record = atrium_db::OpResult {
+            node: report.node.clone(),
+            resource: report.rsc.clone(),
+            operation: report.task.clone(),
+            interval_ms: report.interval_ms,
+            rc: report.rc,
+            status: op_status_name(report.op_status).into(),
+            exit_reason: report.exit_reason.clone(),
+            call_id: 0,
+            started_ms: report.started_ms,
+            ended_ms: report.started_ms + report.exec_ms,
+            duration_ms: report.exec_ms,
+            transition_id: report.step.map(|(t, s)| format!("{t}:{s}")),
+        };
+        if let Err(e) = self.ctx.db.op_history().record(&record).await {
+            warn!(error = %e, "could not record the operation in the history");
+        }
+        let _ = self.ctx.propose_until_done(CibCommand::OpResult(Box::new(report))).await;
+        self.sync_attributes().await;
+    }
+
+    fn start_monitor(self: &Arc<Self>, step: &Step, first_rc: i32) {
+        let rsc = step.instance.clone().unwrap_or_default();
+        let key = (rsc.clone(), step.interval_ms);
+        let me = Arc::clone(self);
+        let step = step.clone();
+        let span = info_span!("monitor", rsc = %rsc, interval_ms = step.interval_ms);
+        let handle = tokio::spawn(
+            async move {
+                let mut last_rc = first_rc;
+                let mut every = tokio::time::interval(Duration::from_millis(step.interval_ms.max(1)));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    let report = me.execute(&step, None).await;
+                    if report.rc != last_rc || report.op_status != op_status::DONE {
+                        last_rc = report.rc;
+                        me.report(report).await;
+                    }
+                }
+            }
+            .instrument(span),
+        );
+        if let Some(old) = self.monitors.lock().unwrap().insert(key, handle) {
+            old.abort();
+        }
+    }
+
+    fn cancel_monitor(&self, rsc: &str, interval_ms: u64) {
+        if let Some(h) = self.monitors.lock().unwrap().remove(&(rsc.to_string(), interval_ms)) {
+            h.abort();
+        }
+    }
+
+    fn cancel_monitors_of(&self, rsc: &str) {
+        self.monitors.lock().unwrap().retain(|(r, _), h| {
+            if r == rsc {
+                h.abort();
+            }
+            r != rsc
+        });
+    }
+
+    fn cancel_all_monitors(&self) {
+        for (_, h) in self.monitors.lock().unwrap().drain() {
+            h.abort();
+        }
+    }
+
+    /// Agents set node attributes (promotion scores) in the node's attribute store; the CIB
+    /// gets every change so the scheduler sees it.
+    async fn sync_attributes(&self) {
+        let current = match self.registry.attributes().of_node(&self.ctx.name) {
+            Ok(attrs) => attrs,
+            Err(e) => {
+                warn!(error = %e, "reading the node attribute store");
+                return;
+            }
+        };
+        let changes: BTreeMap<String, Option<String>> = {
+            let synced = self.synced_attributes.lock().unwrap();
+            let mut changes: BTreeMap<String, Option<String>> =
+                current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+            changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
+            changes
+        };
+        if changes.is_empty() {
+            return;
+        }
+        let cmd = CibCommand::SetTransientAttributes { node: self.ctx.name.clone(), attrs: changes };
+        if self.ctx.propose_until_done(cmd).await.is_ok() {
+            *self.synced_attributes.lock().unwrap() = current;
+        }
+    }
+}
+
+fn op_status_name(s: i32) -> &'static str {
+    match s {
+        op_status::DONE => "done",
+        op_status::TIMEOUT => "timeout",
+        op_status::CANCELLED => "cancelled",
+        _ => "error",
+    }
+}
+
+fn request_for(step: &Step) -> Result<ActionRequest> {
+    let action: Action = step.task.parse()?;
+    let mut request = ActionRequest::new(action, step.instance.clone().unwrap_or_default());
+    request.params = step.params.clone();
+    request.meta = step.meta.clone();
+    request.timeout = Duration::from_millis(step.timeout_ms);
+    request.interval = Duration::from_millis(step.interval_ms);
+    Ok(request)
+}

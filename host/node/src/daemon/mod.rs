@@ -1,0 +1,231 @@
+//! The node daemon: one cluster member with its replicated CIB, DC loop, executor, recorder
+//! and HTTP API.
+//!
+//! ```text
+//! node_config  node.toml
+//! cib_state    the replicated CIB (commands, deterministic apply)
+//! transition   a transition's steps and their progress
+//! plan         scheduler graph -> transition steps with agents, params, timeouts
+//! dc           the DC loop: membership, scheduling, aborting
+//! executor     runs this node's steps and recurring monitors, throttled
+//! throttle     node-action-limit and load bands
+//! pe_inputs    saved scheduler inputs for `atrium simulate --replay`
+//! recorder     configuration history and events into the database
+//! ```
+
+pub mod cib_state;
+mod dc;
+mod executor;
+pub mod node_config;
+pub mod pe_inputs;
+pub mod plan;
+mod recorder;
+mod throttle;
+pub mod transition;
+
+use anyhow::{Context, Result, bail};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use atrium_cluster::{Cluster, ClusterConfig, ClusterError, ClusterKey, Storage};
+use atrium_db::Database;
+
+use crate::api;
+use crate::client::ClientConfig;
+use crate::paths;
+use crate::registry::AgentRegistry;
+use cib_state::{CibCommand, CibReply, CibState};
+use node_config::NodeConfig;
+
+/// How long a stopping node waits for the DC to move its resources away when the cluster has
+/// no quorum to do it (Pacemaker's shutdown-escalation is 20 minutes, with quorum).
+const NO_QUORUM_STOP_GRACE: Duration = Duration::from_secs(5);
+
+/// What every part of a running node shares.
+pub struct NodeContext {
+    pub name: String,
+    pub id: u64,
+    pub cluster: Cluster<CibState>,
+    pub db: Database,
+    pub data_dir: PathBuf,
+    pub key: ClusterKey,
+    pub grants: BTreeMap<String, Vec<String>>,
+    /// Set to true when the node is to stop; every loop watches it.
+    pub stopping: watch::Sender<bool>,
+    /// Set when the DC allowed this node to leave (its do_shutdown ran).
+    pub may_leave: watch::Sender<bool>,
+}
+
+impl NodeContext {
+    pub async fn propose(&self, command: CibCommand) -> Result<CibReply, ClusterError> {
+        self.cluster.propose(command).await
+    }
+
+    /// Proposes until the cluster takes the command (through DC changes and lost quorum), or
+    /// the node stops. A timeout may still have committed it; commands are written so that a
+    /// repeat is harmless (a finished step ignores a second result).
+    pub async fn propose_until_done(&self, command: CibCommand) -> Result<CibReply, ClusterError> {
+        let mut stopping = self.stopping.subscribe();
+        loop {
+            match self.cluster.propose(command.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e @ ClusterError::ShutDown) => return Err(e),
+                Err(e) => {
+                    warn!(error = %e, "proposal not accepted; retrying");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                        _ = stopping.changed() => return Err(ClusterError::ShutDown),
+                    }
+                }
+            }
+        }
+    }
+
+    pub fn request_stop(&self) {
+        self.may_leave.send_replace(true);
+    }
+
+    pub fn pe_input_dir(data_dir: &Path) -> PathBuf {
+        data_dir.join("pe-inputs")
+    }
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// The node's per-boot directory: emptied when the machine booted since it was last used, as
+/// /run is, so agents that keep "running" markers there start clean after a reboot.
+fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf> {
+    let run = data_dir.join("run");
+    let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
+    let marker = run.join("boot_id");
+    let previous = std::fs::read_to_string(&marker).unwrap_or_default();
+    if previous != boot_id && run.exists() {
+        info!(dir = %run.display(), "new boot: clearing the per-boot directory");
+        std::fs::remove_dir_all(&run).with_context(|| format!("clearing {}", run.display()))?;
+    }
+    std::fs::create_dir_all(&run).with_context(|| format!("creating {}", run.display()))?;
+    std::fs::write(&marker, boot_id).with_context(|| format!("writing {}", marker.display()))?;
+    Ok(run)
+}
+
+/// Runs a node until SIGTERM/SIGINT (then leaves the cluster in order) or a second signal.
+pub async fn run(config: NodeConfig) -> Result<()> {
+    let data_dir = config.data_dir.clone();
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let key = ClusterKey::load(&config.key_file).with_context(|| format!("cluster key {}", config.key_file.display()))?;
+    let db_location = config.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", data_dir.join("atrium.db").display()));
+    let db = Database::open(&db_location).await.with_context(|| format!("opening the database {db_location}"))?;
+    let run_dir = prepare_run_dir(&data_dir)?;
+    let registry = Arc::new(AgentRegistry::for_node(&data_dir, &run_dir, &config.name, &paths::component_cache_dir(&data_dir))?);
+
+    let (applied_tx, applied_rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut cluster_config = ClusterConfig::new(config.id, config.name.clone(), config.listen.clone(), config.cluster_members(), key.clone());
+    cluster_config.timings = config.timings.to_timings();
+    let cluster = Cluster::start(cluster_config, CibState::new(Some(applied_tx)), Storage::database(db.raft()))
+        .await
+        .with_context(|| format!("starting cluster member {} on {}", config.name, config.listen))?;
+    info!(node = %config.name, id = config.id, listen = %config.listen, api = %config.api, key = %key.fingerprint(), "node started");
+
+    let ctx = Arc::new(NodeContext {
+        name: config.name.clone(),
+        id: config.id,
+        cluster,
+        db: db.clone(),
+        data_dir: data_dir.clone(),
+        key: key.clone(),
+        grants: config.grants.clone(),
+        stopping: watch::channel(false).0,
+        may_leave: watch::channel(false).0,
+    });
+    ClientConfig::for_node(&config).write(&data_dir)?;
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(recorder::run(db.clone(), data_dir.join("events.watermark"), applied_rx));
+    let listener = tokio::net::TcpListener::bind(&config.api).await.with_context(|| format!("binding the API on {}", config.api))?;
+    tasks.spawn(api::server::serve(Arc::clone(&ctx), listener));
+    let pe = pe_inputs::PeInputs::open(&NodeContext::pe_input_dir(&data_dir))?;
+    tasks.spawn(dc::run(Arc::clone(&ctx), pe));
+    {
+        let ctx = Arc::clone(&ctx);
+        tasks.spawn(async move {
+            // The executor starts once the cluster knows this incarnation: steps dispatched to
+            // a previous one are failed by the join, never run again.
+            let joined = CibCommand::NodeJoined { node: ctx.name.clone(), node_id: ctx.id, at_ms: now_ms() };
+            if ctx.propose_until_done(joined).await.is_ok() {
+                info!("joined the cluster");
+                executor::Executor::new(Arc::clone(&ctx), registry).run().await;
+            }
+        });
+    }
+
+    wait_for_stop_request(&ctx).await;
+    leave(&ctx).await;
+    ctx.stopping.send_replace(true);
+    tasks.shutdown().await;
+    match Arc::try_unwrap(ctx) {
+        Ok(ctx) => ctx.cluster.shutdown().await.context("stopping the cluster member")?,
+        Err(_) => bail!("node parts still running at shutdown"),
+    }
+    db.close().await;
+    info!("node stopped");
+    Ok(())
+}
+
+async fn wait_for_stop_request(ctx: &NodeContext) {
+    let mut may_leave = ctx.may_leave.subscribe();
+    tokio::select! {
+        _ = signal() => {}
+        _ = may_leave.wait_for(|v| *v) => {}
+    }
+}
+
+async fn signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+/// Leaves in order: asks the DC to move this node's resources away and waits until it allows
+/// the node to go (its do_shutdown step). Without quorum nobody can, so the wait is short; a
+/// second signal ends it at once.
+async fn leave(ctx: &NodeContext) {
+    if *ctx.may_leave.borrow() {
+        return;
+    }
+    info!("shutting down: moving resources away");
+    let leaving = CibCommand::NodeLeaving { node: ctx.name.clone(), at_ms: now_ms() };
+    let proposed = tokio::time::timeout(NO_QUORUM_STOP_GRACE, ctx.propose(leaving)).await;
+    if !matches!(proposed, Ok(Ok(_))) {
+        warn!("the cluster did not take the shutdown request (no quorum?); stopping now");
+        return;
+    }
+    let mut may_leave = ctx.may_leave.subscribe();
+    let mut status = ctx.cluster.watch();
+    let inquorate_too_long = async {
+        loop {
+            if status.wait_for(|s| !s.quorate).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(NO_QUORUM_STOP_GRACE).await;
+            if !status.borrow().quorate {
+                return;
+            }
+        }
+    };
+    tokio::select! {
+        _ = may_leave.wait_for(|v| *v) => info!("resources moved; leaving"),
+        _ = inquorate_too_long => warn!("lost quorum while shutting down; stopping now"),
+        _ = signal() => warn!("second signal: stopping now"),
+    }
+}

@@ -1,0 +1,153 @@
+//! `node.toml`: what one node of a real deployment needs to know (`atrium node run --config`).
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use atrium_cluster::{Member, Timings};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// This node's name (its `uname` in the CIB).
+    pub name: String,
+    /// This node's id among `members`.
+    pub id: u64,
+    /// Address for cluster traffic (Raft, liveness), `host:port`.
+    pub listen: String,
+    /// Address of the HTTP API, `host:port`.
+    pub api: String,
+    pub data_dir: PathBuf,
+    /// The cluster key (`atrium cluster init` writes one).
+    pub key_file: PathBuf,
+    /// `postgres://...` to keep the log and history in PostgreSQL; SQLite under `data_dir`
+    /// when absent.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Every node of the cluster, this one included.
+    pub members: Vec<MemberConfig>,
+    #[serde(default)]
+    pub timings: TimingsConfig,
+    /// Extra capabilities granted to WASM agents, by agent: `"wasm:atrium:docker" = ["http:unix:/run/docker.sock"]`.
+    #[serde(default)]
+    pub grants: BTreeMap<String, Vec<String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberConfig {
+    pub id: u64,
+    pub name: String,
+    pub addr: String,
+    pub api: String,
+}
+
+/// Liveness and election knobs in milliseconds; unset ones keep atrium-cluster's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingsConfig {
+    pub heartbeat_ms: Option<u64>,
+    pub election_timeout_min_ms: Option<u64>,
+    pub election_timeout_max_ms: Option<u64>,
+    pub node_lost_ms: Option<u64>,
+    pub lease_ms: Option<u64>,
+}
+
+impl TimingsConfig {
+    pub fn to_timings(&self) -> Timings {
+        let mut t = Timings::default();
+        let set = |field: &mut Duration, ms: Option<u64>| {
+            if let Some(ms) = ms {
+                *field = Duration::from_millis(ms);
+            }
+        };
+        set(&mut t.heartbeat, self.heartbeat_ms);
+        set(&mut t.election_timeout_min, self.election_timeout_min_ms);
+        set(&mut t.election_timeout_max, self.election_timeout_max_ms);
+        set(&mut t.node_lost, self.node_lost_ms);
+        set(&mut t.lease, self.lease_ms);
+        t
+    }
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let config: NodeConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        config.check().with_context(|| format!("{}", path.display()))?;
+        Ok(config)
+    }
+
+    pub fn check(&self) -> Result<()> {
+        let me = self.members.iter().find(|m| m.id == self.id);
+        match me {
+            None => bail!("field `id`: {} is not among `members`", self.id),
+            Some(m) if m.name != self.name => bail!("field `name`: member {} is called {:?}, not {:?}", self.id, m.name, self.name),
+            Some(_) => {}
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for m in &self.members {
+            if !seen.insert(m.id) {
+                bail!("field `members`: id {} appears twice", m.id);
+            }
+            if m.id == 0 {
+                bail!("field `members`: node ids start at 1");
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cluster_members(&self) -> Vec<Member> {
+        self.members.iter().map(|m| Member::new(m.id, m.name.clone(), m.addr.clone())).collect()
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a node configuration always serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+name = "node1"
+id = 1
+listen = "10.0.0.1:7400"
+api = "10.0.0.1:7401"
+data_dir = "/var/lib/atrium"
+key_file = "/etc/atrium/authkey"
+
+[[members]]
+id = 1
+name = "node1"
+addr = "10.0.0.1:7400"
+api = "10.0.0.1:7401"
+
+[timings]
+node_lost_ms = 900
+"#;
+
+    #[test]
+    fn parses_checks_and_round_trips() {
+        let c: NodeConfig = toml::from_str(GOOD).unwrap();
+        c.check().unwrap();
+        assert_eq!(c.timings.to_timings().node_lost, Duration::from_millis(900));
+        let again: NodeConfig = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn errors_name_the_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, GOOD.replace("id = 1\nlisten", "id = 2\nlisten")).unwrap();
+        let e = format!("{:#}", NodeConfig::load(&path).unwrap_err());
+        assert!(e.contains("node.toml") && e.contains("field `id`"), "{e}");
+        std::fs::write(&path, GOOD.replace("node_lost_ms", "node_lots_ms")).unwrap();
+        let e = format!("{:#}", NodeConfig::load(&path).unwrap_err());
+        assert!(e.contains("line 16") && e.contains("node_lots_ms"), "{e}");
+    }
+}
