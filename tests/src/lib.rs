@@ -1,0 +1,290 @@
+//! A harness for clusters of real `atrium node run` processes on loopback: start, kill -9,
+//! "reboot" (kill, clear the per-boot directory, start), stop, and drive them with the real
+//! CLI. [`checker::Checker`] watches the agents' own state for a resource active twice.
+
+pub mod checker;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// The `atrium` binary: `$ATRIUM_BIN`, else next to the test executable's directory (cargo
+/// puts test binaries in `target/<profile>/deps/` and the binary in `target/<profile>/`).
+pub fn atrium_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("ATRIUM_BIN") {
+        return Ok(PathBuf::from(p));
+    }
+    let exe = std::env::current_exe()?;
+    let profile_dir = exe.parent().and_then(Path::parent).context("test executable has no profile directory")?;
+    let bin = profile_dir.join("atrium");
+    if !bin.exists() {
+        bail!("{} not found: build it first (`cargo build -p atrium-node`) or set ATRIUM_BIN", bin.display());
+    }
+    Ok(bin)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+pub struct TestNode {
+    pub name: String,
+    pub id: u64,
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    child: Option<Child>,
+}
+
+impl TestNode {
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+/// Knobs for a test cluster.
+#[derive(Clone)]
+pub struct Options {
+    pub nodes: usize,
+    /// Extra lines appended to every node.toml (e.g. a `[timings]` table).
+    pub extra_toml: String,
+    /// Nodes log JSON lines (for the benchmark, which reads their timestamps).
+    pub json_logs: bool,
+}
+
+impl Options {
+    pub fn nodes(n: usize) -> Options {
+        Options { nodes: n, extra_toml: String::new(), json_logs: false }
+    }
+}
+
+pub struct TestCluster {
+    pub dir: tempfile::TempDir,
+    pub nodes: Vec<TestNode>,
+    pub key_file: PathBuf,
+    bin: PathBuf,
+    json_logs: bool,
+}
+
+impl TestCluster {
+    /// Writes a key and node.toml files and starts every node.
+    pub fn start(options: Options) -> Result<TestCluster> {
+        let dir = tempfile::Builder::new().prefix("atrium-test-").tempdir()?;
+        let bin = atrium_bin()?;
+        let key_file = dir.path().join("authkey");
+        run_ok(Command::new(&bin).args(["cluster", "init", "--key-file"]).arg(&key_file))?;
+        let members: Vec<(u64, String, String, String)> = (1..=options.nodes as u64)
+            .map(|i| Ok((i, format!("node{i}"), format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?))))
+            .collect::<Result<_>>()?;
+        let members_toml: String = members
+            .iter()
+            .map(|(id, name, addr, api)| format!("[[members]]\nid = {id}\nname = \"{name}\"\naddr = \"{addr}\"\napi = \"{api}\"\n\n"))
+            .collect();
+        let mut nodes = Vec::new();
+        for (id, name, addr, api) in &members {
+            let node_dir = dir.path().join(name);
+            std::fs::create_dir_all(&node_dir)?;
+            let config = node_dir.join("node.toml");
+            let toml = format!(
+                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n{}\n{members_toml}",
+                node_dir.display(),
+                key_file.display(),
+                options.extra_toml,
+            );
+            std::fs::write(&config, toml)?;
+            nodes.push(TestNode { name: name.clone(), id: *id, dir: node_dir, config, child: None });
+        }
+        // The CLI finds the cluster through a client file in its data directory.
+        let endpoints: Vec<&str> = members.iter().map(|m| m.3.as_str()).collect();
+        let client = serde_json::json!({ "endpoints": endpoints, "key_file": key_file });
+        std::fs::write(dir.path().join("client.json"), client.to_string())?;
+        let mut cluster = TestCluster { dir, nodes, key_file, bin, json_logs: options.json_logs };
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn(i)?;
+        }
+        Ok(cluster)
+    }
+
+    pub fn index(&self, name: &str) -> usize {
+        self.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
+    }
+
+    fn spawn(&mut self, i: usize) -> Result<()> {
+        let node = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("stderr.log"))?;
+        let format = if self.json_logs { "json" } else { "human" };
+        let child = Command::new(&self.bin)
+            .args(["--log-format", format, "node", "run", "--config"])
+            .arg(&node.config)
+            .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .with_context(|| format!("starting {}", node.name))?;
+        node.child = Some(child);
+        Ok(())
+    }
+
+    /// kill -9: the node's process dies at once, leaving whatever it ran behind.
+    pub fn kill(&mut self, name: &str) -> Result<()> {
+        let i = self.index(name);
+        let mut child = self.nodes[i].child.take().with_context(|| format!("{name} is not running"))?;
+        child.kill()?;
+        child.wait()?;
+        Ok(())
+    }
+
+    /// SIGTERM: the node moves its resources away and leaves; waits for it to exit.
+    pub fn stop(&mut self, name: &str, timeout: Duration) -> Result<()> {
+        let i = self.index(name);
+        let mut child = self.nodes[i].child.take().with_context(|| format!("{name} is not running"))?;
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait()? {
+                if !status.success() {
+                    bail!("{name} exited with {status}");
+                }
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                bail!("{name} did not stop within {timeout:?}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Starts a node that is down, keeping its per-boot directory (a daemon restart).
+    pub fn restart(&mut self, name: &str) -> Result<()> {
+        let i = self.index(name);
+        self.spawn(i)
+    }
+
+    /// Starts a node that is down as after a machine reboot: its per-boot directory (agent
+    /// state, HA_RSCTMP) is gone, as /run would be.
+    pub fn reboot(&mut self, name: &str) -> Result<()> {
+        let i = self.index(name);
+        let run = self.nodes[i].dir.join("run");
+        if run.exists() {
+            std::fs::remove_dir_all(&run)?;
+        }
+        self.spawn(i)
+    }
+
+    /// Runs the real CLI against this cluster.
+    pub fn atrium(&self, args: &[&str]) -> Result<Output> {
+        Ok(Command::new(&self.bin).arg("--data-dir").arg(self.dir.path()).args(args).output()?)
+    }
+
+    pub fn atrium_ok(&self, args: &[&str]) -> Result<String> {
+        let out = self.atrium(args)?;
+        if !out.status.success() {
+            bail!("atrium {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    pub fn status(&self) -> Result<Value> {
+        Ok(serde_json::from_str(&self.atrium_ok(&["status", "--output", "json"])?)?)
+    }
+
+    pub fn load(&self, config: &str) -> Result<()> {
+        let path = self.dir.path().join("config.crm");
+        std::fs::write(&path, config)?;
+        self.atrium_ok(&["configure", "load", path.to_str().context("path")?])?;
+        Ok(())
+    }
+
+    /// Polls `atrium status` until `done` holds; the last status is returned either way in
+    /// the error.
+    pub fn wait_for(&self, what: &str, timeout: Duration, done: impl Fn(&Value) -> bool) -> Result<Value> {
+        let deadline = Instant::now() + timeout;
+        let mut last = Value::Null;
+        while Instant::now() < deadline {
+            if let Ok(s) = self.status() {
+                if done(&s) {
+                    return Ok(s);
+                }
+                last = s;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!("timed out after {timeout:?} waiting for {what}; last status: {}", serde_json::to_string_pretty(&last)?)
+    }
+
+    /// Every node's log, for a failing test's message.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("===== {} =====\n{}", n.name, std::fs::read_to_string(n.dir.join("stderr.log")).unwrap_or_default()))
+            .collect()
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        for n in &mut self.nodes {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        // ATRIUM_KEEP_TEST_DIRS=1 keeps the nodes' data and logs for a post-mortem.
+        if std::env::var_os("ATRIUM_KEEP_TEST_DIRS").is_some() {
+            let path = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temporary directory")).keep();
+            eprintln!("kept the test cluster's files in {}", path.display());
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> Result<Output> {
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(out)
+}
+
+/// Where every primitive (and clone instance) is, with its role, from `status --output json`.
+pub fn placement(status: &Value) -> BTreeMap<String, (Option<String>, String)> {
+    fn walk(r: &Value, out: &mut BTreeMap<String, (Option<String>, String)>) {
+        match r["kind"].as_str() {
+            Some("primitive") => {
+                out.insert(r["id"].as_str().unwrap_or("").to_string(), (r["node"].as_str().map(str::to_string), r["role"].as_str().unwrap_or("").to_string()));
+            }
+            Some("group") => r["members"].as_array().into_iter().flatten().for_each(|m| walk(m, out)),
+            Some("clone") => r["instances"].as_array().into_iter().flatten().for_each(|m| walk(m, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    for r in status["resources"].as_array().into_iter().flatten() {
+        walk(r, &mut out);
+    }
+    out
+}
+
+/// The node a resource runs on, if it is Started (or Promoted).
+pub fn node_of(status: &Value, rsc: &str) -> Option<String> {
+    placement(status).get(rsc).and_then(|(node, role)| if matches!(role.as_str(), "Started" | "Promoted" | "Unpromoted") { node.clone() } else { None })
+}
+
+/// The cluster is idle (nothing running, nothing left to schedule) and every listed resource
+/// runs.
+pub fn settled_with(status: &Value, resources: &[&str]) -> bool {
+    status["cluster"]["idle"] == true && resources.iter().all(|r| node_of(status, r).is_some())
+}
+
+pub fn dc(status: &Value) -> Option<String> {
+    status["cluster"]["dc"].as_str().map(str::to_string)
+}

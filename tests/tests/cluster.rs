@@ -1,0 +1,202 @@
+//! Real three-node clusters on loopback: start-up, kill -9 of a node and of the DC, standby,
+//! a rejoin without bouncing, refused keys, and every node killed at once. The checker
+//! asserts from the agents' own state that nothing ever ran on two nodes at once.
+
+use anyhow::{Context, Result};
+use std::time::Duration;
+
+use atrium_tests::checker::Checker;
+use atrium_tests::{Options, TestCluster, dc, node_of, placement, settled_with};
+
+const QUICKSTART: &str = include_str!("../../examples/quickstart.crm");
+/// Resources of the quick start that must run on exactly one node.
+const SINGLETONS: [&str; 4] = ["web", "db", "app", "legacy"];
+const SETTLE: Duration = Duration::from_secs(60);
+
+fn quickstart_cluster() -> Result<(TestCluster, Checker)> {
+    let cluster = TestCluster::start(Options::nodes(3))?;
+    cluster.wait_for("a DC with three nodes online", SETTLE, |s| {
+        dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().filter(|n| n["state"] == "online").count() == 3)
+    })?;
+    let checker = Checker::start(cluster.nodes.iter().map(|n| (n.name.clone(), n.dir.clone())).collect(), SINGLETONS.iter().map(|s| s.to_string()).collect());
+    cluster.load(QUICKSTART)?;
+    cluster.wait_for("every quick-start resource started", SETTLE, |s| {
+        settled_with(s, &SINGLETONS) && placement(s).iter().filter(|(id, _)| id.starts_with("state:")).all(|(_, (n, _))| n.is_some())
+    })?;
+    Ok((cluster, checker))
+}
+
+fn assert_clean(checker: Checker, cluster: &TestCluster) {
+    let (violations, samples) = checker.finish();
+    assert!(samples > 10, "the checker hardly ran ({samples} samples)");
+    assert!(violations.is_empty(), "resources active twice: {violations:?}\n{}", cluster.logs());
+}
+
+#[test]
+fn quickstart_starts_and_a_killed_node_is_recovered_then_rejoins_without_bouncing() -> Result<()> {
+    let (mut cluster, checker) = quickstart_cluster()?;
+    let s = cluster.status()?;
+    // Promotable clone: one promoted, the others unpromoted.
+    let roles: Vec<String> = placement(&s).into_iter().filter(|(id, _)| id.starts_with("state:")).map(|(_, (_, r))| r).collect();
+    assert_eq!(roles.iter().filter(|r| *r == "Promoted").count(), 1, "{roles:?}");
+    assert!(roles.iter().all(|r| r == "Promoted" || r == "Unpromoted"), "{roles:?}");
+    // legacy (the OCF Dummy through the shim) never runs on node3 (location rule).
+    assert_ne!(node_of(&s, "legacy").as_deref(), Some("node3"));
+    assert_eq!(node_of(&s, "db"), node_of(&s, "app"), "a group runs on one node");
+
+    // Kill -9 a node that is not the DC but hosts something.
+    let the_dc = dc(&s).context("no DC")?;
+    let victim = SINGLETONS.iter().filter_map(|r| node_of(&s, r)).find(|n| *n != the_dc).context("everything runs on the DC")?;
+    let moved: Vec<&str> = SINGLETONS.iter().copied().filter(|r| node_of(&s, r).as_deref() == Some(victim.as_str())).collect();
+    checker.exclude(&victim);
+    cluster.kill(&victim)?;
+    let after = cluster.wait_for("the killed node's resources elsewhere", SETTLE, |s| {
+        moved.iter().all(|r| node_of(s, r).is_some_and(|n| n != victim)) && settled_with(s, &SINGLETONS)
+    })?;
+    assert_eq!(dc(&after), Some(the_dc.clone()), "the DC did not change");
+    let victim_state = after["nodes"].as_array().unwrap().iter().find(|n| n["name"] == victim.as_str()).unwrap()["state"].clone();
+    assert_eq!(victim_state, "offline");
+
+    // The node reboots and rejoins: stickiness keeps everything where it is.
+    let before: Vec<(String, Option<String>)> = SINGLETONS.iter().map(|r| (r.to_string(), node_of(&after, r))).collect();
+    cluster.reboot(&victim)?;
+    checker.include(&victim);
+    cluster.wait_for("the rebooted node online", SETTLE, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.iter().any(|n| n["name"] == victim.as_str() && n["state"] == "online")) && settled_with(s, &SINGLETONS)
+    })?;
+    std::thread::sleep(Duration::from_secs(3));
+    let settled = cluster.status()?;
+    let now: Vec<(String, Option<String>)> = SINGLETONS.iter().map(|r| (r.to_string(), node_of(&settled, r))).collect();
+    assert_eq!(now, before, "resources bounced when the node rejoined");
+    assert!(settled["failed_actions"].as_array().is_some_and(|f| f.is_empty()), "{}", settled["failed_actions"]);
+    assert_clean(checker, &cluster);
+    Ok(())
+}
+
+#[test]
+fn killing_the_dc_elects_another_and_recovers_its_resources_once() -> Result<()> {
+    let (mut cluster, checker) = quickstart_cluster()?;
+    let s = cluster.status()?;
+    let old_dc = dc(&s).context("no DC")?;
+    checker.exclude(&old_dc);
+    cluster.kill(&old_dc)?;
+    let after = cluster.wait_for("a new DC with every resource running", SETTLE, |s| {
+        dc(s).is_some_and(|d| d != old_dc) && settled_with(s, &SINGLETONS) && SINGLETONS.iter().all(|r| node_of(s, r).is_some_and(|n| n != old_dc))
+    })?;
+    // Each resource runs where the status says, by its agent's own state, and nowhere else.
+    for rsc in SINGLETONS {
+        let on = node_of(&after, rsc).unwrap();
+        for n in cluster.nodes.iter().filter(|n| n.is_running()) {
+            assert_eq!(atrium_tests::checker::active_on(&n.dir, rsc), n.name == on, "{rsc} on {}", n.name);
+        }
+    }
+    assert_clean(checker, &cluster);
+    Ok(())
+}
+
+#[test]
+fn standby_moves_resources_off_and_online_lets_the_node_host_again() -> Result<()> {
+    let (cluster, checker) = quickstart_cluster()?;
+    let s = cluster.status()?;
+    let host = node_of(&s, "web").context("web not running")?;
+    cluster.atrium_ok(&["node", "standby", &host])?;
+    let after = cluster.wait_for("web off the standby node", SETTLE, |s| node_of(s, "web").is_some_and(|n| n != host) && settled_with(s, &SINGLETONS))?;
+    assert!(SINGLETONS.iter().all(|r| node_of(&after, r).is_some_and(|n| n != host)), "something still on {host}");
+    let node = after["nodes"].as_array().unwrap().iter().find(|n| n["name"] == host.as_str()).unwrap().clone();
+    assert_eq!(node["state"], "standby");
+    cluster.atrium_ok(&["node", "online", &host])?;
+    // And back: moving web there puts it back on that node.
+    cluster.atrium_ok(&["resource", "move", "web", &host])?;
+    cluster.wait_for("web back on its node", SETTLE, |s| node_of(s, "web").as_deref() == Some(host.as_str()) && settled_with(s, &SINGLETONS))?;
+    cluster.atrium_ok(&["resource", "clear", "web"])?;
+    let located = cluster.atrium_ok(&["resource", "locate", "web"])?;
+    assert!(located.contains(&format!("running on: {host}")), "{located}");
+    assert_clean(checker, &cluster);
+    Ok(())
+}
+
+#[test]
+fn a_node_or_client_with_the_wrong_key_is_refused() -> Result<()> {
+    let cluster = TestCluster::start(Options::nodes(3))?;
+    cluster.wait_for("a DC", SETTLE, |s| dc(s).is_some())?;
+    // An intruder: a fourth node configuration naming the members, with its own key.
+    let intruder_dir = cluster.dir.path().join("intruder");
+    std::fs::create_dir_all(&intruder_dir)?;
+    let key = intruder_dir.join("authkey");
+    cluster.atrium_ok(&["cluster", "init", "--key-file", key.to_str().unwrap()])?;
+    let node1 = std::fs::read_to_string(&cluster.nodes[0].config)?;
+    let intruder_config = node1
+        .replace(&format!("key_file = \"{}\"", cluster.key_file.display()), &format!("key_file = \"{}\"", key.display()))
+        .replace(&format!("data_dir = \"{}\"", cluster.nodes[0].dir.display()), &format!("data_dir = \"{}\"", intruder_dir.display()));
+    // Same identity as node1 but its own ports: it can only try to talk to the others.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let api_port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let first_listen = node1.lines().find(|l| l.starts_with("listen")).unwrap().to_string();
+    let first_api = node1.lines().find(|l| l.starts_with("api")).unwrap().to_string();
+    let intruder_config = intruder_config
+        .replacen(&first_listen, &format!("listen = \"127.0.0.1:{port}\""), 1)
+        .replacen(&first_api, &format!("api = \"127.0.0.1:{api_port}\""), 1);
+    let intruder_toml = intruder_dir.join("node.toml");
+    std::fs::write(&intruder_toml, intruder_config)?;
+    let mut intruder = std::process::Command::new(atrium_tests::atrium_bin()?)
+        .args(["node", "run", "--config"])
+        .arg(&intruder_toml)
+        .stderr(std::fs::File::create(intruder_dir.join("stderr.log"))?)
+        .spawn()?;
+    std::thread::sleep(Duration::from_secs(3));
+    let _ = intruder.kill();
+    let _ = intruder.wait();
+    let s = cluster.status()?;
+    assert_eq!(s["nodes"].as_array().map(Vec::len), Some(3));
+    let refused = cluster.nodes.iter().any(|n| {
+        let log = std::fs::read_to_string(n.dir.join("atrium.log")).unwrap_or_default();
+        log.contains("handshake refused") || log.contains("wrong cluster key")
+    });
+    assert!(refused, "no node logged the refused key\n{}", cluster.logs());
+
+    // The API refuses a client holding another key.
+    let client_dir = intruder_dir.join("client");
+    std::fs::create_dir_all(&client_dir)?;
+    let mut client: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(cluster.dir.path().join("client.json"))?)?;
+    client["key_file"] = serde_json::json!(key);
+    std::fs::write(client_dir.join("client.json"), client.to_string())?;
+    let out = std::process::Command::new(atrium_tests::atrium_bin()?).arg("--data-dir").arg(&client_dir).arg("status").output()?;
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("wrong API token"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn every_node_killed_at_once_loses_no_acknowledged_change() -> Result<()> {
+    let (mut cluster, checker) = quickstart_cluster()?;
+    drop(checker);
+    cluster.atrium_ok(&["property", "set", "pe-input-series-max=50"])?;
+    let reply = cluster.atrium_ok(&["resource", "ban", "web", "node1", "--output", "json"])?;
+    let epoch = serde_json::from_str::<serde_json::Value>(&reply)?["epoch"].as_u64().context("epoch")?;
+    for n in ["node1", "node2", "node3"] {
+        cluster.kill(n)?;
+    }
+    for n in ["node1", "node2", "node3"] {
+        cluster.reboot(n)?;
+    }
+    // Back means: a DC, nothing left to do, and every resource running where the status says,
+    // by its agent's own state (the reboot cleared it, so it was started again).
+    let running_as_reported = |s: &serde_json::Value| {
+        SINGLETONS.iter().all(|r| node_of(s, r).is_some_and(|n| atrium_tests::checker::active_on(&cluster.nodes[cluster.index(&n)].dir, r)))
+    };
+    let s = cluster.wait_for("the cluster back with every resource", SETTLE, |s| dc(s).is_some() && settled_with(s, &SINGLETONS) && running_as_reported(s))?;
+    assert_eq!(s["cluster"]["epoch"].as_u64(), Some(epoch), "configuration version after restart");
+    assert_ne!(node_of(&s, "web").as_deref(), Some("node1"), "the ban survived");
+    let shown = cluster.atrium_ok(&["configure", "show"])?;
+    assert!(shown.contains("cli-ban-web-on-node1") && shown.contains("pe-input-series-max=50"), "{shown}");
+    let history = cluster.atrium_ok(&["configure", "history"])?;
+    assert!(history.contains("banned from node1"), "{history}");
+    // The decision that placed web after the restart replays offline, exactly.
+    let log = std::fs::read_to_string(cluster.nodes.iter().find(|n| Some(&n.name) == dc(&s).as_ref()).unwrap().dir.join("atrium.log"))?;
+    let n = log.lines().filter(|l| l.contains("transition started")).filter_map(|l| l.split("pe_input=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok()).next_back();
+    let n = n.context("the DC logged no transition with its scheduler input")?;
+    let replay = cluster.atrium_ok(&["simulate", "--replay", &n.to_string(), "--scores"])?;
+    assert!(replay.contains("Transition Summary") && replay.contains("web"), "{replay}");
+    Ok(())
+}
