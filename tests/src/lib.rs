@@ -55,11 +55,24 @@ pub struct Options {
     pub extra_toml: String,
     /// Nodes log JSON lines (for the benchmark, which reads their timestamps).
     pub json_logs: bool,
+    /// Keep each node's log and history in this PostgreSQL database (a schema per node)
+    /// instead of SQLite.
+    pub postgres_url: Option<String>,
 }
 
 impl Options {
     pub fn nodes(n: usize) -> Options {
-        Options { nodes: n, extra_toml: String::new(), json_logs: false }
+        Options { nodes: n, extra_toml: String::new(), json_logs: false, postgres_url: None }
+    }
+}
+
+/// The PostgreSQL server for tests (`db/scripts/start-test-postgres.sh` prints its URL), or
+/// `None` when `ATRIUM_SKIP_POSTGRES=1` says to skip; anything else is a setup error.
+pub fn test_postgres_url() -> Option<String> {
+    match std::env::var("ATRIUM_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("ATRIUM_SKIP_POSTGRES").as_deref() == Ok("1") => None,
+        _ => panic!("ATRIUM_TEST_POSTGRES_URL is not set: export ATRIUM_TEST_POSTGRES_URL=$(db/scripts/start-test-postgres.sh), or ATRIUM_SKIP_POSTGRES=1 to skip"),
     }
 }
 
@@ -90,8 +103,16 @@ impl TestCluster {
             let node_dir = dir.path().join(name);
             std::fs::create_dir_all(&node_dir)?;
             let config = node_dir.join("node.toml");
+            // Schemas unique to this cluster: the temporary directory's random name.
+            let database = match &options.postgres_url {
+                Some(url) => {
+                    let tag: String = dir.path().file_name().unwrap_or_default().to_string_lossy().to_ascii_lowercase().chars().filter(char::is_ascii_alphanumeric).collect();
+                    format!("database_url = \"{url}\"\ndatabase_schema = \"t_{tag}_{name}\"\n")
+                }
+                None => String::new(),
+            };
             let toml = format!(
-                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n{}\n{members_toml}",
+                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n{database}{}\n{members_toml}",
                 node_dir.display(),
                 key_file.display(),
                 options.extra_toml,

@@ -14,7 +14,11 @@ const SINGLETONS: [&str; 4] = ["web", "db", "app", "legacy"];
 const SETTLE: Duration = Duration::from_secs(60);
 
 fn quickstart_cluster() -> Result<(TestCluster, Checker)> {
-    let cluster = TestCluster::start(Options::nodes(3))?;
+    quickstart_cluster_with(Options::nodes(3))
+}
+
+fn quickstart_cluster_with(options: Options) -> Result<(TestCluster, Checker)> {
+    let cluster = TestCluster::start(options)?;
     cluster.wait_for("a DC with three nodes online", SETTLE, |s| {
         dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().filter(|n| n["state"] == "online").count() == 3)
     })?;
@@ -169,7 +173,17 @@ fn a_node_or_client_with_the_wrong_key_is_refused() -> Result<()> {
 
 #[test]
 fn every_node_killed_at_once_loses_no_acknowledged_change() -> Result<()> {
-    let (mut cluster, checker) = quickstart_cluster()?;
+    kill_everything_and_restart(Options::nodes(3))
+}
+
+#[test]
+fn every_node_killed_at_once_loses_nothing_on_postgresql() -> Result<()> {
+    let Some(url) = atrium_tests::test_postgres_url() else { return Ok(()) };
+    kill_everything_and_restart(Options { postgres_url: Some(url), ..Options::nodes(3) })
+}
+
+fn kill_everything_and_restart(options: Options) -> Result<()> {
+    let (mut cluster, checker) = quickstart_cluster_with(options)?;
     drop(checker);
     cluster.atrium_ok(&["property", "set", "pe-input-series-max=50"])?;
     let reply = cluster.atrium_ok(&["resource", "ban", "web", "node1", "--output", "json"])?;

@@ -67,6 +67,7 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
             data_dir: args.node_data_dir.clone(),
             key_file: key_file.clone(),
             database_url: None,
+            database_schema: None,
             members: members.clone(),
             timings: TimingsConfig::default(),
             grants: Default::default(),

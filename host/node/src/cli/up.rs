@@ -33,6 +33,10 @@ pub struct UpArgs {
     /// Print the status once every resource settled, then stop the cluster (for scripts).
     #[arg(long)]
     pub once: bool,
+    /// Keep the nodes' logs and history in PostgreSQL (one schema per node) instead of
+    /// SQLite files, e.g. postgres://user:password@host/db.
+    #[arg(long)]
+    pub database_url: Option<String>,
 }
 
 struct NodeProcess {
@@ -72,27 +76,14 @@ pub fn run(args: UpArgs, data_dir_flag: Option<&Path>, output: OutputFormat) -> 
         ClusterKey::generate()?.write_to(&key_file, Overwrite::Refuse)?;
     }
 
-    let members = local_members(args.nodes)?;
+    let configs = node_configs(&cluster_dir, &key_file, &args)?;
+    let members = configs[0].members.clone();
     let exe = std::env::current_exe().context("locating the atrium executable")?;
     let mut processes = Vec::new();
-    for m in &members {
-        let node_dir = std::path::absolute(cluster_dir.join(&m.name))?;
-        let config = NodeConfig {
-            name: m.name.clone(),
-            id: m.id,
-            listen: m.addr.clone(),
-            api: m.api.clone(),
-            data_dir: node_dir.clone(),
-            key_file: key_file.clone(),
-            database_url: None,
-            members: members.clone(),
-            timings: TimingsConfig::default(),
-            grants: Default::default(),
-        };
-        std::fs::create_dir_all(&node_dir)?;
+    for (config, m) in configs.iter().zip(&members) {
+        let node_dir = &config.data_dir;
         let config_path = node_dir.join("node.toml");
-        std::fs::write(&config_path, config.to_toml())?;
-        let stderr = std::fs::File::create(node_dir.join("stderr.log"))?;
+        let stderr = std::fs::OpenOptions::new().create(true).append(true).open(node_dir.join("stderr.log"))?;
         let child = Command::new(&exe)
             .args(["node", "run", "--config"])
             .arg(&config_path)
@@ -115,6 +106,44 @@ pub fn run(args: UpArgs, data_dir_flag: Option<&Path>, output: OutputFormat) -> 
     let _ = std::fs::remove_file(client_dir.join(crate::client::CLIENT_FILE));
     drop(temp);
     result
+}
+
+/// The nodes' configurations: those of an earlier `atrium up --data-dir DIR` when DIR holds
+/// them (its nodes' logs name these addresses, so they are kept), else new ones on free
+/// loopback ports, written to each node's directory.
+fn node_configs(cluster_dir: &Path, key_file: &Path, args: &UpArgs) -> Result<Vec<NodeConfig>> {
+    let existing: Vec<PathBuf> = (1..=args.nodes).map(|i| cluster_dir.join(format!("node{i}")).join("node.toml")).collect();
+    if existing.iter().all(|p| p.exists()) {
+        let configs = existing.iter().map(|p| NodeConfig::load(p)).collect::<Result<Vec<_>>>()?;
+        if configs.iter().all(|c| c.members.len() == usize::from(args.nodes)) {
+            return Ok(configs);
+        }
+        bail!("{} holds a cluster of another size; use --nodes {} or another --data-dir", cluster_dir.display(), configs[0].members.len());
+    }
+    let members = local_members(args.nodes)?;
+    // One PostgreSQL schema per node, named after this cluster's directory.
+    let tag: String = cluster_dir.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default().chars().filter(char::is_ascii_alphanumeric).collect();
+    let mut configs = Vec::new();
+    for m in &members {
+        let node_dir = std::path::absolute(cluster_dir.join(&m.name))?;
+        let config = NodeConfig {
+            name: m.name.clone(),
+            id: m.id,
+            listen: m.addr.clone(),
+            api: m.api.clone(),
+            data_dir: node_dir.clone(),
+            key_file: key_file.to_path_buf(),
+            database_url: args.database_url.clone(),
+            database_schema: args.database_url.as_ref().map(|_| format!("atrium_{tag}_{}", m.name)),
+            members: members.clone(),
+            timings: TimingsConfig::default(),
+            grants: Default::default(),
+        };
+        std::fs::create_dir_all(&node_dir)?;
+        std::fs::write(node_dir.join("node.toml"), config.to_toml())?;
+        configs.push(config);
+    }
+    Ok(configs)
 }
 
 /// Loopback addresses with free ports for every node.

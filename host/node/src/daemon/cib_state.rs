@@ -281,6 +281,10 @@ impl CibState {
         {
             return CibReply::Rejected { reason: format!("transition {} is still running", cur.id) };
         }
+        // Computed from a CIB that has changed since: it may act on what is no longer true.
+        if t.generation != self.generation {
+            return CibReply::Rejected { reason: format!("computed from generation {}, the CIB is at {}", t.generation, self.generation) };
+        }
         self.dc_term = ctx.term;
         t.id = self.next_transition;
         t.term = ctx.term;
@@ -601,8 +605,8 @@ mod tests {
         }
     }
 
-    fn transition(steps: Vec<Step>, edges: Vec<(usize, usize)>) -> Box<Transition> {
-        Box::new(Transition { id: 0, term: 0, dc: "n1".into(), generation: 0, pe_input: None, created_ms: 0, steps, edges, aborted: None })
+    fn transition(s: &CibState, steps: Vec<Step>, edges: Vec<(usize, usize)>) -> Box<Transition> {
+        Box::new(Transition { id: 0, term: 0, dc: "n1".into(), generation: s.generation, pe_input: None, created_ms: 0, steps, edges, aborted: None })
     }
 
     #[test]
@@ -611,7 +615,7 @@ mod tests {
         s.apply(&CibCommand::NodeJoined { node: "n1".into(), node_id: 1, at_ms: 0 }, ctx(1));
         let mut pseudo = start_step(1, "n1");
         pseudo.kind = StepKind::Pseudo;
-        let reply = s.apply(&CibCommand::StartTransition { transition: transition(vec![start_step(0, "n1"), pseudo], vec![(0, 1)]) }, ctx(2));
+        let reply = s.apply(&CibCommand::StartTransition { transition: transition(&s, vec![start_step(0, "n1"), pseudo], vec![(0, 1)]) }, ctx(2));
         assert!(matches!(reply, CibReply::Ok { .. }), "{reply:?}");
         let t = s.transition.as_ref().unwrap();
         assert_eq!((t.id, t.term), (1, 2));
@@ -640,15 +644,19 @@ mod tests {
     fn an_older_term_cannot_start_a_transition_and_a_running_one_blocks_the_next() {
         let mut s = CibState::new(None);
         s.apply(&CibCommand::NodeJoined { node: "n1".into(), node_id: 1, at_ms: 0 }, ctx(3));
-        assert!(matches!(s.apply(&CibCommand::StartTransition { transition: transition(vec![start_step(0, "n1")], vec![]) }, ctx(3)), CibReply::Ok { .. }));
-        let second = s.apply(&CibCommand::StartTransition { transition: transition(vec![start_step(0, "n1")], vec![]) }, ctx(3));
+        let stale = transition(&s, vec![start_step(0, "n1")], vec![]);
+        s.apply(&CibCommand::SetTransientAttributes { node: "n1".into(), attrs: [("a".to_string(), Some("1".to_string()))].into() }, ctx(3));
+        let refused = s.apply(&CibCommand::StartTransition { transition: stale }, ctx(3));
+        assert!(matches!(refused, CibReply::Rejected { .. }), "a transition from an older CIB must not start: {refused:?}");
+        assert!(matches!(s.apply(&CibCommand::StartTransition { transition: transition(&s, vec![start_step(0, "n1")], vec![]) }, ctx(3)), CibReply::Ok { .. }));
+        let second = s.apply(&CibCommand::StartTransition { transition: transition(&s, vec![start_step(0, "n1")], vec![]) }, ctx(3));
         assert!(matches!(second, CibReply::Rejected { .. }));
         s.apply(&CibCommand::AbortTransition { transition: 1, reason: "test".into() }, ctx(3));
         // The node is lost with its step in flight: the step fails and the transition ends.
         s.apply(&CibCommand::NodesLost { nodes: vec!["n1".into()], at_ms: 5 }, ctx(3));
         assert!(s.transition.as_ref().unwrap().is_finished());
-        let stale = s.apply(&CibCommand::StartTransition { transition: transition(vec![], vec![]) }, ctx(2));
-        assert!(matches!(stale, CibReply::Rejected { .. }), "{stale:?}");
+        let old_term = s.apply(&CibCommand::StartTransition { transition: transition(&s, vec![], vec![]) }, ctx(2));
+        assert!(matches!(old_term, CibReply::Rejected { .. }), "{old_term:?}");
     }
 
     #[test]

@@ -120,7 +120,11 @@ pub async fn run(config: NodeConfig) -> Result<()> {
     std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
     let key = ClusterKey::load(&config.key_file).with_context(|| format!("cluster key {}", config.key_file.display()))?;
     let db_location = config.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", data_dir.join("atrium.db").display()));
-    let db = Database::open(&db_location).await.with_context(|| format!("opening the database {db_location}"))?;
+    let db = match &config.database_schema {
+        Some(schema) => Database::open_in_schema(&db_location, schema).await,
+        None => Database::open(&db_location).await,
+    }
+    .with_context(|| format!("opening the database {db_location}"))?;
     let run_dir = prepare_run_dir(&data_dir)?;
     let registry = Arc::new(AgentRegistry::for_node(&data_dir, &run_dir, &config.name, &paths::component_cache_dir(&data_dir))?);
 
@@ -130,7 +134,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
     let cluster = Cluster::start(cluster_config, CibState::new(Some(applied_tx)), Storage::database(db.raft()))
         .await
         .with_context(|| format!("starting cluster member {} on {}", config.name, config.listen))?;
-    info!(node = %config.name, id = config.id, listen = %config.listen, api = %config.api, key = %key.fingerprint(), "node started");
+    info!(node = %config.name, id = config.id, listen = %config.listen, api = %config.api, key = %key.fingerprint(), database = %db.location(), "node started");
 
     let ctx = Arc::new(NodeContext {
         name: config.name.clone(),

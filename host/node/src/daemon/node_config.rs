@@ -26,6 +26,10 @@ pub struct NodeConfig {
     /// when absent.
     #[serde(default)]
     pub database_url: Option<String>,
+    /// PostgreSQL schema for this node's tables (created if missing), so that several nodes
+    /// or clusters can share one database; `public` when absent.
+    #[serde(default)]
+    pub database_schema: Option<String>,
     /// Every node of the cluster, this one included.
     pub members: Vec<MemberConfig>,
     #[serde(default)]
