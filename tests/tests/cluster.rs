@@ -214,3 +214,32 @@ fn kill_everything_and_restart(options: Options) -> Result<()> {
     assert!(replay.contains("Transition Summary") && replay.contains("web"), "{replay}");
     Ok(())
 }
+
+#[test]
+fn a_failing_monitor_is_recovered_in_place_then_moves_at_the_migration_threshold() -> Result<()> {
+    let cluster = TestCluster::start(Options::nodes(3))?;
+    cluster.wait_for("a DC", SETTLE, |s| dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    cluster.load(
+        "property stonith-enabled=false\n\
+         primitive flaky wasm:atrium:dummy params fail_monitor_on=node1 \\\n  op monitor interval=1s timeout=10s meta migration-threshold=2\n\
+         location flaky-prefers-node1 flaky 100: node1\n",
+    )?;
+    // First on node1 (preferred); its monitor fails there, it is restarted there once, and the
+    // second failure reaches the threshold: it moves and stays away.
+    let s = cluster.wait_for("flaky moved off node1 after two failures", SETTLE, |s| {
+        node_of(s, "flaky").is_some_and(|n| n != "node1") && s["cluster"]["idle"] == true
+    })?;
+    let summary = s["migration_summary"].as_array().context("migration summary")?;
+    let entry = summary.iter().find(|m| m["rsc"] == "flaky" && m["node"] == "node1").context("no fail count for flaky on node1")?;
+    assert_eq!(entry["fail_count"], "2", "{summary:?}");
+    assert_eq!(entry["migration_threshold"], "2");
+    let failed = s["failed_actions"].as_array().context("failed actions")?;
+    assert!(failed.iter().any(|f| f["rsc"] == "flaky" && f["task"] == "monitor" && f["interval_ms"] == 1000 && f["node"] == "node1"), "{failed:?}");
+    let text = cluster.atrium_ok(&["status"])?;
+    assert!(text.contains("Migration Summary") && text.contains("flaky: migration-threshold=2 fail-count=2"), "{text}");
+    let explained = cluster.atrium_ok(&["resource", "explain", "flaky"])?;
+    assert!(explained.contains("node1"), "{explained}");
+    let cleaned = cluster.atrium_ok(&["resource", "cleanup", "flaky", "--node", "node1"])?;
+    assert!(cleaned.contains("cleaned up flaky"), "{cleaned}");
+    Ok(())
+}

@@ -493,13 +493,16 @@ fn record_op(state: &mut NodeState, r: &OpReport, call_id: i64, transition_key: 
     };
     match (r.task.as_str(), r.interval_ms) {
         ("cancel", interval) => {
-            lrm.ops.retain(|x| !(x.operation == "monitor" && x.interval_ms == interval));
+            let monitor = format!("{}_monitor_{interval}", r.rsc);
+            lrm.ops.retain(|x| x.id != monitor);
             return;
         }
         ("monitor", interval) if interval > 0 => put(lrm, op(format!("{}_monitor_{interval}", r.rsc))),
         (task, _) => {
             if task == "stop" && !r.is_failure() {
-                lrm.ops.retain(|x| x.interval_ms == 0);
+                // The stop ended the recurring monitors; their last failure stays on record.
+                let monitor = format!("{}_monitor_", r.rsc);
+                lrm.ops.retain(|x| !x.id.starts_with(&monitor));
             }
             put(lrm, op(format!("{}_last_0", r.rsc)));
         }
