@@ -32,8 +32,9 @@ impl AgentRegistry {
         Self::build(data_dir, data_dir, None, node_name, cache_dir)
     }
 
-    /// A running node's registry: agents keep their per-boot state (WASM agent state and
-    /// OCF's `HA_RSCTMP`) under `run_dir`, like /run, so a rebooted node starts without it.
+    /// A running node's registry: agents keep their per-boot state (WASM agent state, OCF's
+    /// `HA_RSCTMP`, node attributes) under `run_dir`, like /run, so a rebooted node starts
+    /// without it.
     pub fn for_node(data_dir: &Path, run_dir: &Path, node_name: &str, cache_dir: &Path) -> Result<AgentRegistry> {
         let rsc_tmp = run_dir.join("rsctmp");
         std::fs::create_dir_all(&rsc_tmp).with_context(|| format!("creating {}", rsc_tmp.display()))?;
@@ -44,6 +45,8 @@ impl AgentRegistry {
         let exe = std::env::current_exe().context("locating the atrium executable for the OCF helper links")?;
         let mut shim_config = ShimConfig::new(exe, data_dir, node_name);
         shim_config.rsc_tmp_dir = rsc_tmp;
+        // Node attributes are transient, like the agent state they describe.
+        shim_config.attributes_file = run_dir.join("node-attributes.json");
         let attributes = Arc::new(FileAttributeStore::new(shim_config.attributes_file.clone()));
         let services = HostServices {
             node_name: node_name.into(),
