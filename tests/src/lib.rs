@@ -131,6 +131,31 @@ impl TestCluster {
         Ok(cluster)
     }
 
+    /// Writes the configuration of one more node (every member plus itself) and starts it; it
+    /// waits to be added (`atrium node add`). Returns its name and cluster address.
+    pub fn spawn_extra_node(&mut self) -> Result<(String, u64, String)> {
+        let id = self.nodes.len() as u64 + 1;
+        let name = format!("node{id}");
+        let (addr, api) = (format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?));
+        let template = std::fs::read_to_string(&self.nodes[0].config)?;
+        let members_at = template.find("[[members]]").context("no members in node1's config")?;
+        let node_dir = self.dir.path().join(&name);
+        std::fs::create_dir_all(&node_dir)?;
+        let config = node_dir.join("node.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n\n{}[[members]]\nid = {id}\nname = \"{name}\"\naddr = \"{addr}\"\napi = \"{api}\"\n",
+                node_dir.display(),
+                self.key_file.display(),
+                &template[members_at..],
+            ),
+        )?;
+        self.nodes.push(TestNode { name: name.clone(), id, dir: node_dir, config, child: None });
+        self.spawn(self.nodes.len() - 1)?;
+        Ok((name, id, addr))
+    }
+
     pub fn index(&self, name: &str) -> usize {
         self.nodes.iter().position(|n| n.name == name).unwrap_or_else(|| panic!("no node {name}"))
     }

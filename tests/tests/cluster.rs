@@ -243,3 +243,24 @@ fn a_failing_monitor_is_recovered_in_place_then_moves_at_the_migration_threshold
     assert!(cleaned.contains("cleaned up flaky"), "{cleaned}");
     Ok(())
 }
+
+#[test]
+fn a_new_node_joins_takes_work_and_leaves_again() -> Result<()> {
+    let (mut cluster, checker) = quickstart_cluster()?;
+    let (name, id, addr) = cluster.spawn_extra_node()?;
+    cluster.atrium_ok(&["node", "add", &name, "--id", &id.to_string(), "--addr", &addr])?;
+    let s = cluster.wait_for("the new node online with a clone instance", SETTLE, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.iter().any(|n| n["name"] == name.as_str() && n["state"] == "online"))
+            && placement(s).iter().any(|(id, (node, _))| id.starts_with("state:") && node.as_deref() == Some(name.as_str()))
+            && settled_with(s, &SINGLETONS)
+    })?;
+    assert_eq!(s["nodes"].as_array().map(Vec::len), Some(4));
+    // It leaves in order: SIGTERM, its resources stop, it is removed from the voters.
+    cluster.stop(&name, Duration::from_secs(60))?;
+    cluster.atrium_ok(&["node", "remove", &name])?;
+    cluster.wait_for("the node gone and the cluster idle", SETTLE, |s| {
+        s["nodes"].as_array().is_some_and(|n| n.iter().any(|n| n["name"] == name.as_str() && n["state"] == "offline")) && settled_with(s, &SINGLETONS)
+    })?;
+    assert_clean(checker, &cluster);
+    Ok(())
+}

@@ -10,6 +10,8 @@
 //! POST /v1/edit                            property, target-role, move/ban/clear, standby
 //! POST /v1/cleanup                         forget a resource's failures and history
 //! GET  /v1/resources/RSC/explain           where it runs, where it would, and why
+//! POST /v1/members                         add a node to the voters
+//! POST /v1/members/NAME/remove             take a node out of the voters
 //! GET  /v1/pe-inputs/N                     a saved scheduler input of this node
 //! ```
 

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-use super::types::{ChangeReply, CleanupRequest, ConfigurationReply, EditRequest, ErrorReply, ExplainReply, HistoryEntry, LoadRequest};
+use super::types::{ChangeReply, CleanupRequest, ConfigurationReply, EditRequest, ErrorReply, ExplainReply, HistoryEntry, LoadRequest, MemberRequest};
 use super::{API_TOKEN_PURPOSE, report};
 use crate::daemon::cib_state::{CibCommand, CibReply};
 use crate::daemon::{NodeContext, now_ms, pe_inputs::PeInputs, plan};
@@ -147,6 +147,14 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
             }
         }
         (Method::GET, ["v1", "resources", rsc, "explain"]) => explain(ctx, rsc),
+        (Method::POST, ["v1", "members"]) => match body::<MemberRequest>(req).await {
+            Ok(m) => match ctx.cluster.add_member(m.id, m.name.clone(), m.addr.clone()).await {
+                Ok(()) => json(StatusCode::OK, &ChangeReply { epoch: ctx.cluster.read(|s| s.cib.epoch), summary: format!("{} ({}) added as a voter", m.name, m.addr) }),
+                Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("adding {}: {e}", m.name)),
+            },
+            Err(r) => r,
+        },
+        (Method::POST, ["v1", "members", name, "remove"]) => remove_member(ctx, name).await,
         (Method::GET, ["v1", "pe-inputs", n]) => {
             let Ok(n) = n.parse::<u64>() else { return error(StatusCode::BAD_REQUEST, format!("{n:?} is not a number")) };
             let path = PeInputs::path(&NodeContext::pe_input_dir(&ctx.data_dir), n);
@@ -157,6 +165,17 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
         }
         _ => error(StatusCode::NOT_FOUND, format!("no such API call: {} {}", req.method(), req.uri().path())),
     }
+}
+
+/// Takes a node out of the voters (it may be stopped for good) and out of the membership.
+async fn remove_member(ctx: &NodeContext, name: &str) -> Reply {
+    let Some(id) = ctx.cluster.status().members.iter().find(|(_, m)| m.name == name).map(|(id, _)| *id) else {
+        return error(StatusCode::NOT_FOUND, format!("{name} is not a cluster member"));
+    };
+    if let Err(e) = ctx.cluster.remove_member(id).await {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, format!("removing {name}: {e}"));
+    }
+    change(ctx, CibCommand::NodesLost { nodes: vec![name.to_string()], at_ms: now_ms() }).await
 }
 
 fn actor_name(actor: &atrium_db::Actor) -> String {

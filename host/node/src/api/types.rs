@@ -27,6 +27,15 @@ pub struct CleanupRequest {
     pub actor: String,
 }
 
+/// A node to add to the cluster's voters (it must already run with a node.toml naming it).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberRequest {
+    pub id: u64,
+    pub name: String,
+    /// Its cluster address, `host:port`.
+    pub addr: String,
+}
+
 /// The answer to a change: the configuration version after it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChangeReply {

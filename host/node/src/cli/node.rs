@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use super::{OutputFormat, actor, block_on, print_change};
-use crate::api::types::{ChangeReply, EditRequest, StatusReport};
+use crate::api::types::{ChangeReply, EditRequest, MemberRequest, StatusReport};
 use crate::client::Client;
 use crate::daemon::cib_state::ConfigEdit;
 use crate::daemon::node_config::NodeConfig;
@@ -20,6 +20,17 @@ pub enum NodeCommand {
     Online { node: String },
     /// Nodes and their state.
     List,
+    /// Add a node to the cluster's voters; start it first with a node.toml listing every member.
+    Add {
+        name: String,
+        #[arg(long)]
+        id: u64,
+        /// Its cluster address, host:port.
+        #[arg(long)]
+        addr: String,
+    },
+    /// Take a node out of the cluster for good (stop it first).
+    Remove { name: String },
     /// Run this machine's node (the daemon) until SIGTERM.
     Run {
         #[arg(long)]
@@ -39,6 +50,14 @@ pub fn run(cmd: NodeCommand, data_dir: &Path, output: OutputFormat) -> Result<Ex
         let edit = match cmd {
             NodeCommand::Standby { node } => ConfigEdit::Standby { node, on: true },
             NodeCommand::Online { node } => ConfigEdit::Standby { node, on: false },
+            NodeCommand::Add { name, id, addr } => {
+                let reply: ChangeReply = client.post("/v1/members", &MemberRequest { id, name, addr }).await?;
+                return print_change(&reply, output);
+            }
+            NodeCommand::Remove { name } => {
+                let reply: ChangeReply = client.post(&format!("/v1/members/{name}/remove"), &serde_json::json!({})).await?;
+                return print_change(&reply, output);
+            }
             NodeCommand::Run { config } => anyhow::bail!("`node run --config {}` is handled before logging starts", config.display()),
             NodeCommand::List => {
                 let report: StatusReport = client.get("/v1/status").await?;

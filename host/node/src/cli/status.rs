@@ -168,7 +168,8 @@ fn render_resource(r: &ResourceReport, depth: usize, out: &mut String) {
                 render_resource(o, depth + 1, out);
             }
             for (role, nodes) in by_role {
-                let nodes: Vec<&str> = nodes.iter().map(String::as_str).filter(|n| !n.is_empty()).collect();
+                let mut nodes: Vec<&str> = nodes.iter().map(String::as_str).filter(|n| !n.is_empty()).collect();
+                nodes.sort_unstable();
                 if role == "Stopped" {
                     out.push_str(&format!("{pad}  * Stopped: {} instance(s)\n", instances.len() - instances.iter().filter(|i| matches!(i, ResourceReport::Primitive { node: Some(_), .. })).count()));
                 } else {
