@@ -264,3 +264,28 @@ fn a_new_node_joins_takes_work_and_leaves_again() -> Result<()> {
     assert_clean(checker, &cluster);
     Ok(())
 }
+
+#[test]
+fn bad_input_is_refused_with_its_place_and_changes_nothing() -> Result<()> {
+    let (cluster, checker) = quickstart_cluster()?;
+    drop(checker);
+    let epoch = cluster.status()?["cluster"]["epoch"].clone();
+    let bad = cluster.dir.path().join("bad.crm");
+    std::fs::write(&bad, "primitive ok wasm:atrium:dummy\nprimitive broken wasm:atrium:dummy op monitor interval=\nlocation\n")?;
+    let out = cluster.atrium(&["configure", "load", bad.to_str().unwrap()])?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("bad.crm") && err.contains("line"), "{err}");
+    for (args, expect) in [
+        (vec!["resource", "move", "nosuch", "node1"], "nosuch"),
+        (vec!["resource", "ban", "web", "node9"], "node9"),
+        (vec!["node", "standby", "node9"], "node9"),
+        (vec!["property", "set", "no-equals-sign"], "NAME=VALUE"),
+        (vec!["resource", "cleanup", "nosuch"], "nosuch"),
+    ] {
+        let out = cluster.atrium(&args)?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains(expect), "{args:?}: {err}");
+    }
+    assert_eq!(cluster.status()?["cluster"]["epoch"], epoch, "a refused change moved the configuration version");
+    Ok(())
+}
