@@ -69,7 +69,10 @@ fn kill_and_measure(cluster: &mut TestCluster, names: &[String], victim: &str, d
     }
     let t0 = now_ms();
     cluster.kill(victim)?;
-    let after = settle(cluster, names)?;
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let after = cluster.wait_for("the victim's resources elsewhere", Duration::from_secs(120), |s| {
+        settled_with(s, &refs) && moved.iter().all(|r| node_of(s, r).is_some_and(|n| n != victim))
+    })?;
     let new_dc = dc(&after).context("no DC after the kill")?;
     let dc_elected = if victim == dc_name { events(cluster, &new_dc, "became DC", t0).first().map(|(t, _)| t - t0) } else { None };
     let detected = events(cluster, &new_dc, "membership changed", t0).first().map(|(t, _)| *t).context("no membership change logged")?;

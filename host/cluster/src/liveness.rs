@@ -54,8 +54,9 @@ pub(crate) struct Liveness {
 struct Inner {
     /// Leader: when each node was last heard from.
     heard: HashMap<NodeId, Instant>,
-    /// Leader: the term and the moment this node became leader. Winning the election was
-    /// contact with a majority, so it counts as having heard from every node then.
+    /// Leader: the term and the moment this node became leader. Nodes not heard from since
+    /// count as alive until `node_lost` after it (winning the election was contact with a
+    /// majority); quorum still needs real beats.
     leading: Option<(u64, Instant)>,
     /// Follower: when a quorate leader last acknowledged a beat, and its view of the nodes.
     acked: Option<(Instant, BTreeMap<NodeId, NodeLiveness>)>,
@@ -153,11 +154,14 @@ impl Liveness {
                 }
             };
             let membership = metrics.membership_config.membership();
+            // Quorum needs beats actually heard: a node restarted with a committed vote of its
+            // own comes back as leader of a term the others have left, and must not count
+            // itself quorate before anyone answers.
+            let heard_within_lease = |v: NodeId| {
+                v == self.me || inner.heard.get(&v).is_some_and(|&t| now - t <= self.lease)
+            };
             let quorate = membership.get_joint_config().iter().all(|voters| {
-                let heard = voters
-                    .iter()
-                    .filter(|&&v| now - last(v) <= self.lease)
-                    .count();
+                let heard = voters.iter().filter(|&&v| heard_within_lease(v)).count();
                 heard * 2 > voters.len()
             });
             let nodes = membership
