@@ -117,6 +117,10 @@ impl Client {
         for endpoint in &self.config.endpoints {
             match tokio::time::timeout(REQUEST_TIMEOUT, self.once(endpoint, method.clone(), path, body.clone())).await {
                 Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
+                // Catching up after a restart: another node answers for it.
+                Ok(Ok((StatusCode::SERVICE_UNAVAILABLE, bytes))) if method == Method::GET => {
+                    failures.push(format!("{endpoint}: {}", String::from_utf8_lossy(&bytes)));
+                }
                 Ok(Ok((status, bytes))) => {
                     let message = serde_json::from_slice::<ErrorReply>(&bytes).map(|e| e.error).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
                     return Err(ApiError { node: endpoint.clone(), status, message }.into());

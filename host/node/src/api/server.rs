@@ -88,6 +88,10 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
         warn!(%peer, path = %req.uri().path(), "API request refused: missing or wrong token");
         return error(StatusCode::UNAUTHORIZED, "missing or wrong API token (derived from the cluster key)");
     }
+    // A node still replaying its log after a restart would show the past.
+    if req.method() == Method::GET && !*ctx.joined.borrow() {
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("{} is catching up with the cluster", ctx.name));
+    }
     let path: Vec<String> = req.uri().path().trim_matches('/').split('/').map(str::to_string).collect();
     let path: Vec<&str> = path.iter().map(String::as_str).collect();
     match (req.method().clone(), path.as_slice()) {

@@ -58,6 +58,9 @@ pub struct NodeContext {
     pub stopping: watch::Sender<bool>,
     /// Set when the DC allowed this node to leave (its do_shutdown ran).
     pub may_leave: watch::Sender<bool>,
+    /// Set once this incarnation's join is applied: from then on the local CIB holds at least
+    /// everything committed before the node started, and it may answer reads.
+    pub joined: watch::Sender<bool>,
 }
 
 impl NodeContext {
@@ -146,6 +149,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
         grants: config.grants.clone(),
         stopping: watch::channel(false).0,
         may_leave: watch::channel(false).0,
+        joined: watch::channel(false).0,
     });
     ClientConfig::for_node(&config).write(&data_dir)?;
 
@@ -162,6 +166,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
             // a previous one are failed by the join, never run again.
             let joined = CibCommand::NodeJoined { node: ctx.name.clone(), node_id: ctx.id, at_ms: now_ms() };
             if ctx.propose_until_done(joined).await.is_ok() {
+                ctx.joined.send_replace(true);
                 info!("joined the cluster");
                 executor::Executor::new(Arc::clone(&ctx), registry).run().await;
             }
