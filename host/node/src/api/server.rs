@@ -191,7 +191,7 @@ fn actor_name(actor: &atrium_db::Actor) -> String {
 
 async fn change(ctx: &NodeContext, command: CibCommand) -> Reply {
     match ctx.propose(command).await {
-        Ok(CibReply::Ok { epoch, summary }) => json(StatusCode::OK, &ChangeReply { epoch, summary }),
+        Ok(CibReply::Ok { epoch, summary, .. }) => json(StatusCode::OK, &ChangeReply { epoch, summary }),
         Ok(CibReply::Rejected { reason }) => error(StatusCode::UNPROCESSABLE_ENTITY, reason),
         Err(e) => error(StatusCode::SERVICE_UNAVAILABLE, format!("the cluster did not take the change: {e}")),
     }

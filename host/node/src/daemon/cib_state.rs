@@ -122,7 +122,8 @@ pub enum CibCommand {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CibReply {
-    Ok { epoch: u64, summary: String },
+    /// `index` is the log entry's: a node has seen the change once it applied that far.
+    Ok { epoch: u64, summary: String, index: u64 },
     Rejected { reason: String },
 }
 
@@ -162,6 +163,10 @@ impl CibState {
         CibState { cib, next_transition: 1, notify, ..Default::default() }
     }
 
+    fn ok(&self, summary: String) -> CibReply {
+        CibReply::Ok { epoch: self.cib.epoch, summary, index: self.applying }
+    }
+
     fn emit(&self, applied: Applied) {
         if let Some(tx) = &self.notify {
             let _ = tx.send(applied);
@@ -188,7 +193,7 @@ impl CibState {
     fn change_configuration(&mut self, new: Configuration, actor: &str, at_ms: u64, summary: String) -> CibReply {
         let diff = edit::config_diff(&self.cib.configuration, &new);
         if diff.is_empty() {
-            return CibReply::Ok { epoch: self.cib.epoch, summary: format!("{summary} (no change)") };
+            return self.ok(format!("{summary} (no change)"));
         }
         let top = edit::config_summary(&self.cib.configuration, &new);
         self.cib.configuration = new;
@@ -197,7 +202,7 @@ impl CibState {
         let summary = if top.is_empty() { summary } else { format!("{summary}: {top}") };
         let config_xml = Cib { configuration: self.cib.configuration.clone(), ..Default::default() }.to_xml();
         self.emit(Applied::ConfigChanged { version: self.cib.epoch, actor: actor.to_string(), at_ms, summary: summary.clone(), diff, config_xml });
-        CibReply::Ok { epoch: self.cib.epoch, summary }
+        self.ok(summary)
     }
 
     fn load(&mut self, mut configuration: Configuration, actor: &str, at_ms: u64) -> CibReply {
@@ -227,7 +232,7 @@ impl CibState {
         self.generation += 1;
         self.event(at_ms, Some(node), "node-joined", false, format!("{node} joined"));
         self.advance();
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("{node} joined") }
+        self.ok(format!("{node} joined"))
     }
 
     /// The DC saw these nodes go: their resources count as stopped (or, with fencing, as
@@ -250,7 +255,7 @@ impl CibState {
             self.generation += 1;
             self.advance();
         }
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("lost: {}", lost.join(", ")) }
+        self.ok(format!("lost: {}", lost.join(", ")))
     }
 
     fn leaving(&mut self, node: &str, at_ms: u64) -> CibReply {
@@ -259,7 +264,7 @@ impl CibState {
         set_transient(state, "shutdown", Some(&(at_ms / 1000).to_string()));
         self.generation += 1;
         self.event(at_ms, Some(node), "node-leaving", false, format!("{node} is shutting down"));
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("{node} shutting down") }
+        self.ok(format!("{node} shutting down"))
     }
 
     fn fail_steps_on(&mut self, node: &str, reason: &str) {
@@ -293,14 +298,14 @@ impl CibState {
         let summary = format!("transition {} ({} actions)", t.id, t.steps.len());
         self.transition = Some(t);
         self.advance();
-        CibReply::Ok { epoch: self.cib.epoch, summary }
+        self.ok(summary)
     }
 
     fn abort(&mut self, id: u64, reason: &str) -> CibReply {
         match &mut self.transition {
             Some(t) if t.id == id && t.aborted.is_none() => {
                 t.aborted = Some(reason.to_string());
-                CibReply::Ok { epoch: self.cib.epoch, summary: format!("transition {id} aborted: {reason}") }
+                self.ok(format!("transition {id} aborted: {reason}"))
             }
             _ => CibReply::Rejected { reason: format!("transition {id} is not running") },
         }
@@ -390,7 +395,7 @@ impl CibState {
             self.generation += 1;
         }
         self.advance();
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("{}_{}_{} rc={}", r.rsc, r.task, r.interval_ms, r.rc) }
+        self.ok(format!("{}_{}_{} rc={}", r.rsc, r.task, r.interval_ms, r.rc))
     }
 
     fn step_finished(&mut self, tid: u64, sid: usize, error: Option<&str>) -> CibReply {
@@ -406,7 +411,7 @@ impl CibState {
             self.generation += 1;
         }
         self.advance();
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("step {sid} of transition {tid} finished") }
+        self.ok(format!("step {sid} of transition {tid} finished"))
     }
 
     fn set_attributes(&mut self, node: &str, attrs: &BTreeMap<String, Option<String>>) -> CibReply {
@@ -418,7 +423,7 @@ impl CibState {
         if state.transient() != before {
             self.generation += 1;
         }
-        CibReply::Ok { epoch: self.cib.epoch, summary: format!("{} attribute(s) on {node}", attrs.len()) }
+        self.ok(format!("{} attribute(s) on {node}", attrs.len()))
     }
 }
 
@@ -539,7 +544,7 @@ impl ReplicatedState for CibState {
                 self.generation += 1;
                 let what = rsc.as_deref().unwrap_or("all resources");
                 self.event(*at_ms, node.as_deref(), "cleanup", false, format!("{actor} cleaned up {what} ({n} histories)"));
-                CibReply::Ok { epoch: self.cib.epoch, summary: format!("cleaned up {what}: {n} operation histories removed") }
+                self.ok(format!("cleaned up {what}: {n} operation histories removed"))
             }
             CibCommand::NodeJoined { node, node_id, at_ms } => self.joined(node, *node_id, *at_ms),
             CibCommand::NodeLeaving { node, at_ms } => self.leaving(node, *at_ms),

@@ -80,8 +80,7 @@ impl Executor {
         self.cancel_all_monitors();
         let me = Arc::clone(self);
         tokio::spawn(async move {
-            let joined = CibCommand::NodeJoined { node: me.ctx.name.clone(), node_id: me.ctx.id, at_ms: now_ms() };
-            let _ = me.ctx.propose_until_done(joined).await;
+            let _ = me.ctx.join().await;
             me.rejoining.store(false, Ordering::SeqCst);
             me.wake.notify_one();
         });

@@ -88,6 +88,17 @@ impl NodeContext {
         }
     }
 
+    /// Proposes a join and waits until this node itself applied it: its local CIB then holds
+    /// everything committed before.
+    pub async fn join(&self) -> Result<(), ClusterError> {
+        let joined = CibCommand::NodeJoined { node: self.name.clone(), node_id: self.id, at_ms: now_ms() };
+        if let CibReply::Ok { index, .. } = self.propose_until_done(joined).await? {
+            let mut status = self.cluster.watch();
+            status.wait_for(|s| s.last_applied.is_some_and(|a| a >= index)).await.map_err(|_| ClusterError::ShutDown)?;
+        }
+        Ok(())
+    }
+
     pub fn request_stop(&self) {
         self.may_leave.send_replace(true);
     }
@@ -164,8 +175,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
         tasks.spawn(async move {
             // The executor starts once the cluster knows this incarnation: steps dispatched to
             // a previous one are failed by the join, never run again.
-            let joined = CibCommand::NodeJoined { node: ctx.name.clone(), node_id: ctx.id, at_ms: now_ms() };
-            if ctx.propose_until_done(joined).await.is_ok() {
+            if ctx.join().await.is_ok() {
                 ctx.joined.send_replace(true);
                 info!("joined the cluster");
                 executor::Executor::new(Arc::clone(&ctx), registry).run().await;
