@@ -91,6 +91,8 @@ impl Executor {
         let term = self.ctx.cluster.status().term;
         let (transition, options) = self.ctx.cluster.read(|s| (s.transition.clone(), s.cib.options()));
         let Some(t) = transition else { return };
+        // Steps of earlier transitions never come back.
+        self.started.lock().unwrap().retain(|&(tid, _)| tid == t.id);
         let mine: Vec<&Step> = t
             .steps
             .iter()
