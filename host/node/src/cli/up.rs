@@ -84,14 +84,24 @@ pub fn run(args: UpArgs, data_dir_flag: Option<&Path>, output: OutputFormat) -> 
         let node_dir = &config.data_dir;
         let config_path = node_dir.join("node.toml");
         let stderr = std::fs::OpenOptions::new().create(true).append(true).open(node_dir.join("stderr.log"))?;
-        let child = Command::new(&exe)
+        let mut child = Command::new(&exe);
+        child
             .args(["node", "run", "--config"])
             .arg(&config_path)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
             // Its own process group: Ctrl-C reaches `atrium up`, which stops the nodes in order.
-            .process_group(0)
+            .process_group(0);
+        // SAFETY: prctl only sets a flag of the child; it allocates nothing between fork and exec.
+        // If `atrium up` dies without stopping the nodes (kill -9), they get SIGTERM and leave.
+        unsafe {
+            child.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let child = child
             .spawn()
             .with_context(|| format!("starting {}", m.name))?;
         processes.push(NodeProcess { name: m.name.clone(), child, exited: false });
@@ -162,7 +172,7 @@ fn local_members(n: u16) -> Result<Vec<MemberConfig>> {
 }
 
 async fn drive(args: &UpArgs, client: Client, config_name: &str, config_text: String, processes: &mut [NodeProcess], output: OutputFormat) -> Result<ExitCode> {
-    let ctrl_c = tokio::signal::ctrl_c();
+    let ctrl_c = stop_signal();
     tokio::pin!(ctrl_c);
     // Wait for a DC with every node online.
     let started = Instant::now();
@@ -213,6 +223,19 @@ async fn drive(args: &UpArgs, client: Client, config_name: &str, config_text: St
             _ = &mut ctrl_c => return Ok(ExitCode::SUCCESS),
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
+    }
+}
+
+/// Ctrl-C, or the terminal or a supervisor ending `atrium up` (SIGHUP, SIGTERM).
+async fn stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()), signal(SignalKind::hangup())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = hup.recv() => {}
     }
 }
 
