@@ -69,6 +69,11 @@ fn crm_line_of(crm: &str, xml: &str, xml_line: usize) -> Option<(usize, String)>
     None
 }
 
+pub fn load(path: &Path) -> Result<Cib> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text, &path.display().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,9 +84,4 @@ mod tests {
         let e = format!("{:#}", parse(text, "bad.crm").unwrap_err());
         assert!(e.starts_with("bad.crm:3: in broken: <op>: attribute \"interval\""), "{e}");
     }
-}
-
-pub fn load(path: &Path) -> Result<Cib> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    parse(&text, &path.display().to_string())
 }
