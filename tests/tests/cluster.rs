@@ -289,3 +289,31 @@ fn bad_input_is_refused_with_its_place_and_changes_nothing() -> Result<()> {
     assert_eq!(cluster.status()?["cluster"]["epoch"], epoch, "a refused change moved the configuration version");
     Ok(())
 }
+
+#[test]
+fn a_change_during_a_transition_aborts_it_cleanly() -> Result<()> {
+    let cluster = TestCluster::start(Options::nodes(3))?;
+    cluster.wait_for("a DC with three nodes", SETTLE, |s| dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    // slow2 may start only after slow1, whose start takes 2 s.
+    cluster.load(
+        "property stonith-enabled=false\n\
+         primitive slow1 wasm:atrium:dummy params op_sleep=2 op start timeout=20s op monitor interval=10s timeout=20s\n\
+         primitive slow2 wasm:atrium:dummy op monitor interval=10s\n\
+         order slow1-then-slow2 Mandatory: slow1 slow2\n",
+    )?;
+    std::thread::sleep(Duration::from_millis(500));
+    // While slow1 starts, slow2 is stopped: the running transition is obsolete.
+    cluster.atrium_ok(&["resource", "stop", "slow2"])?;
+    let s = cluster.wait_for("slow1 started, slow2 stopped, nothing left to do", SETTLE, |s| {
+        node_of(s, "slow1").is_some() && s["cluster"]["idle"] == true
+    })?;
+    assert_eq!(node_of(&s, "slow2"), None, "slow2 was started after all");
+    assert!(cluster.nodes.iter().all(|n| !atrium_tests::checker::active_on(&n.dir, "slow2")), "slow2's agent ran");
+    let logs: Vec<String> = cluster.nodes.iter().map(|n| std::fs::read_to_string(n.dir.join("atrium.log")).unwrap_or_default()).collect();
+    let starts = logs.iter().flat_map(|l| l.lines()).filter(|l| l.contains("operation done") && l.contains("op=slow1_start_0")).count();
+    assert_eq!(starts, 1, "slow1 started {starts} times");
+    let slow2_starts = logs.iter().flat_map(|l| l.lines()).filter(|l| l.contains("op=slow2_start_0")).count();
+    assert_eq!(slow2_starts, 0, "the obsolete transition went on to start slow2");
+    assert!(logs.iter().any(|l| l.contains("aborting transition") && l.contains("the cluster changed")), "no transition was aborted");
+    Ok(())
+}
