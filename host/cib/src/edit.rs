@@ -212,12 +212,15 @@ pub fn node_exists(cfg: &Configuration, uname: &str) -> bool {
 /// The two configurations as CIB XML, compared line by line in unified style (`-` old, `+` new,
 /// three lines of context); empty when they render the same.
 pub fn config_diff(old: &Configuration, new: &Configuration) -> String {
-    let render = |c: &Configuration| Cib { configuration: c.clone(), ..Cib::default() }.to_xml();
-    let (old, new) = (render(old), render(new));
+    xml_diff(&old.to_xml(), &new.to_xml())
+}
+
+/// The diff of two configurations already rendered with [`Configuration::to_xml`].
+pub fn xml_diff(old: &str, new: &str) -> String {
     if old == new {
         return String::new();
     }
-    similar::TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header("old", "new").to_string()
+    similar::TextDiff::from_lines(old, new).unified_diff().context_radius(3).header("old", "new").to_string()
 }
 
 /// One line naming what changed, section by section: `+` added, `-` removed, `~` changed;

@@ -28,6 +28,14 @@ pub use rule::{Rule, RuleContext};
 pub use score::{Score, INFINITY};
 pub use status::{FailCount, LrmResource, LrmRscOp, NodeState, Status};
 
+impl Configuration {
+    /// The configuration alone, as the XML of a CIB with an empty status (what configuration
+    /// history keeps and diffs).
+    pub fn to_xml(&self) -> String {
+        Cib { configuration: self.clone(), ..Cib::default() }.to_xml()
+    }
+}
+
 impl Cib {
     /// Read a CIB from Pacemaker XML (as `cibadmin -Q` prints it).
     pub fn from_xml(xml: &str) -> Result<Cib, CibError> {

@@ -105,7 +105,7 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
         }
         (Method::GET, ["v1", "configuration"]) => {
             let (epoch, configuration) = ctx.cluster.read(|s| (s.cib.epoch, s.cib.configuration.clone()));
-            let xml = atrium_cib::Cib { configuration, ..Default::default() }.to_xml();
+            let xml = configuration.to_xml();
             match atrium_crm::cib_to_crm(&xml) {
                 Ok(crm) => json(StatusCode::OK, &ConfigurationReply { epoch, xml, crm }),
                 Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("rendering crm syntax: {e}")),

@@ -191,7 +191,9 @@ impl CibState {
     }
 
     fn change_configuration(&mut self, new: Configuration, actor: &str, at_ms: u64, summary: String) -> CibReply {
-        let diff = edit::config_diff(&self.cib.configuration, &new);
+        // Rendered once each: the diff compares them and the history keeps the new one.
+        let config_xml = new.to_xml();
+        let diff = edit::xml_diff(&self.cib.configuration.to_xml(), &config_xml);
         if diff.is_empty() {
             return self.ok(format!("{summary} (no change)"));
         }
@@ -200,7 +202,6 @@ impl CibState {
         self.cib.epoch += 1;
         self.generation += 1;
         let summary = if top.is_empty() { summary } else { format!("{summary}: {top}") };
-        let config_xml = Cib { configuration: self.cib.configuration.clone(), ..Default::default() }.to_xml();
         self.emit(Applied::ConfigChanged { version: self.cib.epoch, actor: actor.to_string(), at_ms, summary: summary.clone(), diff, config_xml });
         self.ok(summary)
     }
@@ -351,25 +352,20 @@ impl CibState {
     fn op_result(&mut self, r: &OpReport) -> CibReply {
         self.call_seq += 1;
         let call_id = self.call_seq;
-        let mut expected = !r.is_failure() && r.rc == r.target_rc;
-        if let Some((tid, sid)) = r.step
-            && let Some(t) = &mut self.transition
-            && t.id == tid
-            && let Some(step) = t.steps.get_mut(sid)
-            && matches!(step.state, StepState::Dispatched { .. })
-        {
+        let running_step = match (r.step, &mut self.transition) {
+            (Some((tid, sid)), Some(t)) if t.id == tid => t.steps.get_mut(sid).filter(|s| matches!(s.state, StepState::Dispatched { .. })),
+            _ => None,
+        };
+        // Only a step of the running transition ending as planned was predicted; a result for
+        // a transition that is gone, a recurring monitor's change (they report only changes)
+        // and any other result are new input for the DC.
+        let expected = running_step.is_some() && !r.is_failure() && r.rc == r.target_rc;
+        if let Some(step) = running_step {
             step.state = if r.is_failure() {
                 StepState::Failed { reason: format!("rc {}{}", r.rc, r.exit_reason.as_deref().map(|e| format!(": {e}")).unwrap_or_default()) }
             } else {
                 StepState::Done
             };
-        } else if r.step.is_some() {
-            // A result for a transition that is gone: the DC must look again.
-            expected = false;
-        }
-        if r.step.is_none() {
-            // Recurring monitors report only changes.
-            expected = false;
         }
         let transition_key = r.step.map(|(t, s)| format!("{s}:{t}:{}:atrium", r.target_rc));
         let state = self.node_state(&r.node);
