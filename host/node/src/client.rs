@@ -91,45 +91,36 @@ impl Client {
     /// A text resource only some nodes have (a DC's saved scheduler input): every node is
     /// asked until one has it.
     pub async fn find_text(&self, path: &str) -> Result<String> {
-        let mut answers = Vec::new();
-        for endpoint in &self.config.endpoints {
-            match tokio::time::timeout(REQUEST_TIMEOUT, self.once(endpoint, Method::GET, path, None)).await {
-                Ok(Ok((status, bytes))) if status.is_success() => return String::from_utf8(bytes.to_vec()).context("the reply is not UTF-8"),
-                Ok(Ok((status, bytes))) => {
-                    let message = serde_json::from_slice::<ErrorReply>(&bytes).map(|e| e.error).unwrap_or_else(|_| status.to_string());
-                    answers.push(format!("{endpoint}: {message}"));
-                }
-                Ok(Err(e)) => answers.push(format!("{endpoint}: {e:#}")),
-                Err(_) => answers.push(format!("{endpoint}: no answer within {REQUEST_TIMEOUT:?}")),
-            }
-        }
-        bail!("no node has {path}: {}", answers.join("; "))
+        let bytes = self.search(Method::GET, path, None, |_| true).await?;
+        String::from_utf8(bytes.to_vec()).context("the reply is not UTF-8")
     }
 
     async fn call<T: DeserializeOwned>(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<T> {
-        let bytes = self.call_raw(method, path, body).await?;
+        // A node catching up after a restart refuses reads: another node answers for it.
+        let catching_up = |status| method == Method::GET && status == StatusCode::SERVICE_UNAVAILABLE;
+        let bytes = self.search(method.clone(), path, body, catching_up).await?;
         serde_json::from_slice(&bytes).with_context(|| format!("reading the reply to {path}"))
     }
 
-    /// Tries each node in turn until one answers; an answer (even an error) ends the search.
-    async fn call_raw(&self, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<Bytes> {
+    /// Tries each node in turn until one answers with success, or with an error that
+    /// `try_next` does not pass on to the next node.
+    async fn search(&self, method: Method, path: &str, body: Option<Vec<u8>>, try_next: impl Fn(StatusCode) -> bool) -> Result<Bytes> {
         let mut failures = Vec::new();
         for endpoint in &self.config.endpoints {
             match tokio::time::timeout(REQUEST_TIMEOUT, self.once(endpoint, method.clone(), path, body.clone())).await {
                 Ok(Ok((status, bytes))) if status.is_success() => return Ok(bytes),
-                // Catching up after a restart: another node answers for it.
-                Ok(Ok((StatusCode::SERVICE_UNAVAILABLE, bytes))) if method == Method::GET => {
-                    failures.push(format!("{endpoint}: {}", String::from_utf8_lossy(&bytes)));
-                }
                 Ok(Ok((status, bytes))) => {
                     let message = serde_json::from_slice::<ErrorReply>(&bytes).map(|e| e.error).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-                    return Err(ApiError { node: endpoint.clone(), status, message }.into());
+                    if !try_next(status) {
+                        return Err(ApiError { node: endpoint.clone(), status, message }.into());
+                    }
+                    failures.push(format!("{endpoint}: {message}"));
                 }
                 Ok(Err(e)) => failures.push(format!("{endpoint}: {e:#}")),
                 Err(_) => failures.push(format!("{endpoint}: no answer within {REQUEST_TIMEOUT:?}")),
             }
         }
-        bail!("no node answered: {}", failures.join("; "))
+        bail!("no node answered {path}: {}", failures.join("; "))
     }
 
     async fn once(&self, endpoint: &str, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<(StatusCode, Bytes)> {
