@@ -89,27 +89,35 @@ impl Executor {
     /// Starts every step dispatched to this node that is not running yet, within the job limit.
     fn dispatch(self: &Arc<Self>) {
         let term = self.ctx.cluster.status().term;
-        let (transition, options) = self.ctx.cluster.read(|s| (s.transition.clone(), s.cib.options()));
-        let Some(t) = transition else { return };
+        // Runs on every applied entry on every node: copy out only this node's steps.
+        let me = self.ctx.name.as_str();
+        let Some((tid, t_term, mine)) = self.ctx.cluster.read(|s| {
+            let t = s.transition.as_ref()?;
+            let mine: Vec<Step> = t
+                .steps
+                .iter()
+                .filter(|s| s.node.as_deref() == Some(me) && matches!(s.state, StepState::Dispatched { .. }))
+                .filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown))
+                .cloned()
+                .collect();
+            Some((t.id, t.term, mine))
+        }) else {
+            return;
+        };
         // Steps of earlier transitions never come back.
-        self.started.lock().unwrap().retain(|&(tid, _)| tid == t.id);
-        let mine: Vec<&Step> = t
-            .steps
-            .iter()
-            .filter(|s| s.node.as_deref() == Some(self.ctx.name.as_str()) && matches!(s.state, StepState::Dispatched { .. }))
-            .filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown))
-            .collect();
+        self.started.lock().unwrap().retain(|&(t, _)| t == tid);
         if mine.is_empty() {
             return;
         }
-        if t.term < term {
+        if t_term < term {
             let mut refused = self.refused.lock().unwrap();
-            if *refused != Some(t.id) {
-                warn!(transition = t.id, transition_term = t.term, term, "refusing steps from a DC of an older term");
-                *refused = Some(t.id);
+            if *refused != Some(tid) {
+                warn!(transition = tid, transition_term = t_term, term, "refusing steps from a DC of an older term");
+                *refused = Some(tid);
             }
             return;
         }
+        let options = self.ctx.cluster.read(|s| s.cib.options());
         let threshold = throttle::parse_load_threshold(options.raw.get("load-threshold").map(String::as_str));
         let limit = throttle::job_limit(options.node_action_limit, throttle::cores(), throttle::load_average().unwrap_or(0.0), threshold);
         for step in mine {
@@ -117,13 +125,11 @@ impl Executor {
                 debug!(limit, "job limit reached; the rest waits");
                 break;
             }
-            if !self.started.lock().unwrap().insert((t.id, step.id)) {
+            if !self.started.lock().unwrap().insert((tid, step.id)) {
                 continue;
             }
             *self.running.lock().unwrap() += 1;
             let me = Arc::clone(self);
-            let step = step.clone();
-            let tid = t.id;
             let span = info_span!("action", transition = tid, rsc = step.rsc.as_deref().unwrap_or(""), op = %step.key(), agent = step.agent.as_deref().unwrap_or(""));
             tokio::spawn(
                 async move {
