@@ -112,11 +112,8 @@ fn run_size(size: usize, rounds: usize) -> Result<Vec<Row>> {
     let names: Vec<String> = (0..resources).map(|i| format!("r{i}")).collect();
     let mut options = Options::nodes(size);
     options.json_logs = true;
-    let mut cluster = TestCluster::start(options)?;
     eprintln!("[{size} nodes] waiting for the cluster");
-    cluster.wait_for("all nodes online", Duration::from_secs(120), |s| {
-        dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().filter(|n| n["state"] == "online").count() == size)
-    })?;
+    let mut cluster = TestCluster::start_online(options, Duration::from_secs(120))?;
     cluster.load(&config(resources))?;
     settle(&cluster, &names)?;
     let mut node_kills = Vec::new();

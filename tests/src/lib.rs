@@ -96,7 +96,7 @@ impl TestCluster {
             .collect::<Result<_>>()?;
         let members_toml: String = members
             .iter()
-            .map(|(id, name, addr, api)| format!("[[members]]\nid = {id}\nname = \"{name}\"\naddr = \"{addr}\"\napi = \"{api}\"\n\n"))
+            .map(|(id, name, addr, api)| member_toml(*id, name, addr, api) + "\n")
             .collect();
         let mut nodes = Vec::new();
         for (id, name, addr, api) in &members {
@@ -111,12 +111,7 @@ impl TestCluster {
                 }
                 None => String::new(),
             };
-            let toml = format!(
-                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n{database}{}\n{members_toml}",
-                node_dir.display(),
-                key_file.display(),
-                options.extra_toml,
-            );
+            let toml = format!("{}{database}{}\n{members_toml}", node_toml(*id, name, addr, api, &node_dir, &key_file), options.extra_toml);
             std::fs::write(&config, toml)?;
             nodes.push(TestNode { name: name.clone(), id: *id, dir: node_dir, config, child: None });
         }
@@ -144,16 +139,21 @@ impl TestCluster {
         let config = node_dir.join("node.toml");
         std::fs::write(
             &config,
-            format!(
-                "name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n\n{}[[members]]\nid = {id}\nname = \"{name}\"\naddr = \"{addr}\"\napi = \"{api}\"\n",
-                node_dir.display(),
-                self.key_file.display(),
-                &template[members_at..],
-            ),
+            format!("{}\n{}{}", node_toml(id, &name, &addr, &api, &node_dir, &self.key_file), &template[members_at..], member_toml(id, &name, &addr, &api)),
         )?;
         self.nodes.push(TestNode { name: name.clone(), id, dir: node_dir, config, child: None });
         self.spawn(self.nodes.len() - 1)?;
         Ok((name, id, addr))
+    }
+
+    /// Starts the cluster and waits up to `timeout` for a DC with every node online.
+    pub fn start_online(options: Options, timeout: Duration) -> Result<TestCluster> {
+        let n = options.nodes;
+        let cluster = TestCluster::start(options)?;
+        cluster.wait_for(&format!("a DC with {n} nodes online"), timeout, |s| {
+            dc(s).is_some() && s["nodes"].as_array().is_some_and(|nodes| nodes.iter().filter(|x| x["state"] == "online").count() == n)
+        })?;
+        Ok(cluster)
     }
 
     pub fn index(&self, name: &str) -> usize {
@@ -291,6 +291,16 @@ impl Drop for TestCluster {
             eprintln!("kept the test cluster's files in {}", path.display());
         }
     }
+}
+
+/// The part of a node.toml naming the node itself.
+fn node_toml(id: u64, name: &str, addr: &str, api: &str, dir: &Path, key_file: &Path) -> String {
+    format!("name = \"{name}\"\nid = {id}\nlisten = \"{addr}\"\napi = \"{api}\"\ndata_dir = \"{}\"\nkey_file = \"{}\"\n", dir.display(), key_file.display())
+}
+
+/// One `[[members]]` entry.
+fn member_toml(id: u64, name: &str, addr: &str, api: &str) -> String {
+    format!("[[members]]\nid = {id}\nname = \"{name}\"\naddr = \"{addr}\"\napi = \"{api}\"\n")
 }
 
 fn run_ok(cmd: &mut Command) -> Result<Output> {

@@ -18,10 +18,7 @@ fn quickstart_cluster() -> Result<(TestCluster, Checker)> {
 }
 
 fn quickstart_cluster_with(options: Options) -> Result<(TestCluster, Checker)> {
-    let cluster = TestCluster::start(options)?;
-    cluster.wait_for("a DC with three nodes online", SETTLE, |s| {
-        dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().filter(|n| n["state"] == "online").count() == 3)
-    })?;
+    let cluster = TestCluster::start_online(options, SETTLE)?;
     let checker = Checker::start(cluster.nodes.iter().map(|n| (n.name.clone(), n.dir.clone())).collect(), SINGLETONS.iter().map(|s| s.to_string()).collect());
     cluster.load(QUICKSTART)?;
     cluster.wait_for("every quick-start resource started", SETTLE, |s| {
@@ -217,8 +214,7 @@ fn kill_everything_and_restart(options: Options) -> Result<()> {
 
 #[test]
 fn a_failing_monitor_is_recovered_in_place_then_moves_at_the_migration_threshold() -> Result<()> {
-    let cluster = TestCluster::start(Options::nodes(3))?;
-    cluster.wait_for("a DC", SETTLE, |s| dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    let cluster = TestCluster::start_online(Options::nodes(3), SETTLE)?;
     cluster.load(
         "property stonith-enabled=false\n\
          primitive flaky wasm:atrium:dummy params fail_monitor_on=node1 \\\n  op monitor interval=1s timeout=10s meta migration-threshold=2\n\
@@ -292,8 +288,7 @@ fn bad_input_is_refused_with_its_place_and_changes_nothing() -> Result<()> {
 
 #[test]
 fn a_change_during_a_transition_aborts_it_cleanly() -> Result<()> {
-    let cluster = TestCluster::start(Options::nodes(3))?;
-    cluster.wait_for("a DC with three nodes", SETTLE, |s| dc(s).is_some() && s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    let cluster = TestCluster::start_online(Options::nodes(3), SETTLE)?;
     // slow2 may start only after slow1, whose start takes 2 s.
     cluster.load(
         "property stonith-enabled=false\n\
