@@ -244,6 +244,9 @@ impl Guest for VirtualDomain {
             Ok(s) => s,
             Err(r) => return r,
         };
+        if source.is_empty() {
+            return OpResult::err(OcfStatus::InvalidArgs, "migrate_from: no source node given");
+        }
         if let Migration::Save { dir } = &cfg.migration {
             match virsh.domstate(&cfg.domain) {
                 Ok(s) if is_active(&s) => {}
