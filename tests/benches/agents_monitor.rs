@@ -91,7 +91,7 @@ fn docker_rows(agents: &Agents, rounds: usize) -> Result<()> {
     let image = docker::ensure_test_image()?;
     let name = format!("atrium-bench-{}", std::process::id());
     docker::remove(&name);
-    let params = [("image", image), ("name", name.as_str()), ("run_cmd", "/bin/sleep 100000")];
+    let params = [("image", image), ("name", name.as_str())];
     let wasm = agents.wasm("docker", &[docker::GRANT])?;
     let started = wasm.execute(&request(Action::Start, &params, Duration::ZERO));
     if started.status != OcfStatus::Success {

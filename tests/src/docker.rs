@@ -9,7 +9,7 @@ pub const SOCKET: &str = "/var/run/docker.sock";
 /// The grant that lets the WASM docker agent reach the engine.
 pub const GRANT: &str = "http:unix:///var/run/docker.sock";
 /// The image the tests run: busybox alone, imported from a tarball, never pulled.
-pub const TEST_IMAGE: &str = "atrium-test-busybox:latest";
+pub const TEST_IMAGE: &str = "atrium-test-busybox:loop";
 
 /// `None` when the engine's socket is absent (the caller skips, saying why); an engine that
 /// has a socket but does not answer is an error.
@@ -52,7 +52,10 @@ pub fn ensure_test_image() -> Result<&'static str> {
     if !tar.success() {
         bail!("tar of the test image's root failed");
     }
-    docker(&["import", "--change", "CMD [\"/bin/sleep\", \"1000000\"]", tarball.to_str().context("path")?, TEST_IMAGE])?;
+    // A shell loop that leaves on SIGTERM: as PID 1, a bare sleep would ignore it and make
+    // every graceful stop last the whole grace period.
+    let cmd = r#"CMD ["/bin/sh", "-c", "trap 'exit 0' TERM; while true; do sleep 1; done"]"#;
+    docker(&["import", "--change", cmd, tarball.to_str().context("path")?, TEST_IMAGE])?;
     Ok(TEST_IMAGE)
 }
 
