@@ -47,42 +47,34 @@ fn cycle(cli: &AgentCli, agent: &str, grants: &[&str], name: &str, image: &str) 
     Ok(())
 }
 
-#[test]
-fn wasm_docker_cycle_against_the_engine() -> Result<()> {
+/// Runs `test` with the test image and a container name of its own, removed before and
+/// after; skips (saying so) when there is no Docker Engine.
+fn with_container(prefix: &str, test: impl FnOnce(&str, &str) -> Result<()>) -> Result<()> {
     if docker::engine()?.is_none() {
         return Ok(());
     }
     let image = docker::ensure_test_image()?;
-    let name = unique("wasm");
+    let name = unique(prefix);
     docker::remove(&name);
-    let cli = AgentCli::new()?;
-    let result = cycle(&cli, "wasm:atrium:docker", &[GRANT], &name, image);
+    let result = test(image, &name);
     docker::remove(&name);
     result
+}
+
+#[test]
+fn wasm_docker_cycle_against_the_engine() -> Result<()> {
+    with_container("wasm", |image, name| cycle(&AgentCli::new()?, "wasm:atrium:docker", &[GRANT], name, image))
 }
 
 #[test]
 fn ocf_heartbeat_docker_cycle_through_the_shim() -> Result<()> {
-    if docker::engine()?.is_none() {
-        return Ok(());
-    }
-    let image = docker::ensure_test_image()?;
-    let name = unique("ocf");
-    docker::remove(&name);
-    let cli = AgentCli::new()?;
-    let result = cycle(&cli, "ocf:heartbeat:docker", &[], &name, image);
-    docker::remove(&name);
-    result
+    with_container("ocf", |image, name| cycle(&AgentCli::new()?, "ocf:heartbeat:docker", &[], name, image))
 }
 
 #[test]
 fn monitor_cmd_runs_inside_and_reuse_keeps_the_container() -> Result<()> {
-    if docker::engine()?.is_none() {
-        return Ok(());
-    }
-    let image = docker::ensure_test_image()?;
-    let name = unique("cmd");
-    docker::remove(&name);
+    with_container("cmd", |image, name| {
+    let name = name.to_string();
     let cli = AgentCli::new()?;
     let run = |action: &str, extra: &[&str]| -> Result<(i32, String)> {
         let mut p = params(image, &name);
@@ -109,8 +101,8 @@ fn monitor_cmd_runs_inside_and_reuse_keeps_the_container() -> Result<()> {
         assert!(text.contains("run_opts: --env-file is not supported"), "{text}");
         Ok(())
     })();
-    docker::remove(&name);
     outcome
+    })
 }
 
 #[test]
@@ -136,17 +128,11 @@ fn sandbox_denies_the_socket_with_clear_errors() -> Result<()> {
 
 #[test]
 fn ocf_tester_passes_on_the_wasm_docker_agent() -> Result<()> {
-    if docker::engine()?.is_none() {
-        return Ok(());
-    }
-    let image = docker::ensure_test_image()?;
-    let name = unique("tester");
-    docker::remove(&name);
-    let cli = AgentCli::new()?;
-    let (passed, text) = cli.ocf_tester("wasm:atrium:docker", &[GRANT], &params(image, &name))?;
-    docker::remove(&name);
-    assert!(passed, "{text}");
-    Ok(())
+    with_container("tester", |image, name| {
+        let (passed, text) = AgentCli::new()?.ocf_tester("wasm:atrium:docker", &[GRANT], &params(image, name))?;
+        assert!(passed, "{text}");
+        Ok(())
+    })
 }
 
 /// Two nodes, the grant in node.toml: a container killed behind the cluster's back is

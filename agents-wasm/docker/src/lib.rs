@@ -33,6 +33,13 @@ fn reachable_engine(endpoint: &str) -> Result<Engine, OpResult> {
     Ok(engine)
 }
 
+/// The configuration and a reachable engine, or the answer to give without them.
+fn setup(ctx: &OpContext) -> Result<(DockerConfig, Engine), OpResult> {
+    let cfg = DockerConfig::from_ctx(ctx).map_err(not_configured)?;
+    let engine = reachable_engine(&cfg.target.endpoint)?;
+    Ok((cfg, engine))
+}
+
 fn monitor_with(engine: &Engine, cfg: &DockerConfig) -> OpResult {
     let name = &cfg.target.name;
     match engine.container(name) {
@@ -111,12 +118,8 @@ impl Guest for Docker {
     }
 
     fn validate(ctx: OpContext) -> OpResult {
-        let cfg = match DockerConfig::from_ctx(&ctx) {
-            Ok(c) => c,
-            Err(e) => return not_configured(e),
-        };
-        let engine = match reachable_engine(&cfg.target.endpoint) {
-            Ok(e) => e,
+        let (cfg, engine) = match setup(&ctx) {
+            Ok(s) => s,
             Err(r) => return r,
         };
         match engine.image_present(&cfg.image) {
@@ -128,12 +131,8 @@ impl Guest for Docker {
     }
 
     fn start(ctx: OpContext) -> OpResult {
-        let cfg = match DockerConfig::from_ctx(&ctx) {
-            Ok(c) => c,
-            Err(e) => return not_configured(e),
-        };
-        let engine = match reachable_engine(&cfg.target.endpoint) {
-            Ok(e) => e,
+        let (cfg, engine) = match setup(&ctx) {
+            Ok(s) => s,
             Err(r) => return r,
         };
         if let Err(r) = launch(&engine, &cfg) {
@@ -198,12 +197,8 @@ impl Guest for Docker {
     }
 
     fn monitor(ctx: OpContext) -> OpResult {
-        let cfg = match DockerConfig::from_ctx(&ctx) {
-            Ok(c) => c,
-            Err(e) => return not_configured(e),
-        };
-        match reachable_engine(&cfg.target.endpoint) {
-            Ok(engine) => monitor_with(&engine, &cfg),
+        match setup(&ctx) {
+            Ok((cfg, engine)) => monitor_with(&engine, &cfg),
             Err(r) => r,
         }
     }
