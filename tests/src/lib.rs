@@ -2,7 +2,10 @@
 //! "reboot" (kill, clear the per-boot directory, start), stop, and drive them with the real
 //! CLI. [`checker::Checker`] watches the agents' own state for a resource active twice.
 
+pub mod agent_cli;
 pub mod checker;
+pub mod docker;
+pub mod libvirt;
 pub mod netns;
 
 use anyhow::{Context, Result, bail};

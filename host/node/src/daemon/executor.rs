@@ -375,7 +375,13 @@ fn op_status_name(s: i32) -> &'static str {
 
 fn request_for(step: &Step) -> Result<ActionRequest> {
     let action: Action = step.task.parse()?;
+    let peer = match action {
+        Action::MigrateTo => step.meta.get("migrate_target").cloned(),
+        Action::MigrateFrom => step.meta.get("migrate_source").cloned(),
+        _ => None,
+    };
     let mut request = ActionRequest::new(action, step.instance.clone().unwrap_or_default());
+    request.migrate_peer = peer;
     request.params = step.params.clone();
     request.meta = step.meta.clone();
     request.timeout = Duration::from_millis(step.timeout_ms);
