@@ -78,7 +78,7 @@ impl Guest for FenceDummy {
         let mut parameters = vec![
             Parameter::string("mode", "How every action behaves", "success: actions succeed; fail: they return an error; hang: they sleep until the action's timeout.")
                 .select(&MODES)
-                .default_value("success"),
+                .with_default("success"),
             Parameter::string("plugs", "Targets this device can fence", "Comma-separated plug names, returned by list; when set, other targets are refused."),
             Parameter::string("op_sleep", "Seconds to sleep in each action", "Makes every action take this long before its mode applies (fractions allowed)."),
         ];

@@ -123,19 +123,9 @@ impl Parameter {
     pub fn required(self) -> Self {
         Parameter { required: true, ..self }
     }
-}
-
-impl Parameter {
-    /// This parameter with a default value.
-    pub fn default_value(self, value: &str) -> Self {
-        Parameter { default: Some(value.into()), ..self }
-    }
     /// This parameter as a `select` of `values`.
     pub fn select(self, values: &[&str]) -> Self {
         Parameter { content_type: ParamType::Select, values: values.iter().map(|v| v.to_string()).collect(), ..self }
-    }
-    pub fn required(self) -> Self {
-        Parameter { required: true, ..self }
     }
 }
 

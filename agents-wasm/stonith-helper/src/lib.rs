@@ -145,8 +145,8 @@ impl Guest for StonithHelper {
                     "Program and arguments (no shell) that exit 0 on the node holding the service.",
                 ),
                 Parameter::string("standby_wait_time", "Seconds a standby node waits", "How long the standby side waits before failing over to the next level.")
-                    .default_value("10"),
-                Parameter::string("run_standby_wait", "Delay the standby side", "yes or no.").select(&["yes", "no"]).default_value("yes"),
+                    .with_default("10"),
+                Parameter::string("run_standby_wait", "Delay the standby side", "yes or no.").select(&["yes", "no"]).with_default("yes"),
             ],
             actions: ["off", "reboot", "status", "list", "monitor"]
                 .iter()
