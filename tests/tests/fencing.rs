@@ -64,10 +64,15 @@ fn victim(status: &Value, rscs: &[String]) -> Result<String> {
     rscs.iter().filter_map(|r| node_of(status, r)).find(|n| *n != the_dc).context("everything runs on the DC")
 }
 
-/// Every resource the victim held started elsewhere only after its fencing completed.
-fn assert_recovered_after(checker: &Checker, moved: &[String], victim: &str, fenced_at: u64) {
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Every resource the victim held (until `fault_at`) started elsewhere only after its fencing
+/// completed.
+fn assert_recovered_after(checker: &Checker, moved: &[String], victim: &str, fault_at: u64, fenced_at: u64) {
     for r in moved {
-        let elsewhere: Vec<(String, u64)> = checker.activations(r).into_iter().filter(|(n, _)| n != victim).collect();
+        let elsewhere: Vec<(String, u64)> = checker.activations(r).into_iter().filter(|(n, at)| n != victim && *at >= fault_at).collect();
         assert!(!elsewhere.is_empty(), "{r} never started elsewhere");
         assert!(elsewhere.iter().all(|(_, at)| *at >= fenced_at), "{r} started elsewhere before fencing completed at {fenced_at}: {elsewhere:?}");
     }
@@ -94,11 +99,12 @@ fn a_killed_node_and_a_hung_node_are_fenced_before_their_resources_recover() -> 
     // A crash: kill -9. The device finds the process gone and confirms.
     let first = victim(&s, &rscs)?;
     let moved = moved_from(&s, &rscs, &first);
+    let fault_at = now_ms();
     cluster.kill(&first)?;
     let record = wait_fenced(&cluster, &first, SETTLE)?;
     assert_eq!(record["devices"], serde_json::json!(["kill-any"]));
     cluster.wait_for("the crashed node's resources recovered", SETTLE, |s| settled_with(s, &rscs.iter().map(String::as_str).collect::<Vec<_>>()))?;
-    assert_recovered_after(&checker, &moved, &first, record["completed_ms"].as_u64().unwrap_or(0));
+    assert_recovered_after(&checker, &moved, &first, fault_at, record["completed_ms"].as_u64().unwrap_or(0));
     let text = cluster.atrium_ok(&["fence", "history", &first])?;
     assert!(text.contains(&format!("reboot of {first}: done by")), "{text}");
 
@@ -110,11 +116,12 @@ fn a_killed_node_and_a_hung_node_are_fenced_before_their_resources_recover() -> 
     let s = cluster.wait_for("settled", SETTLE, |s| settled_with(s, &rscs.iter().map(String::as_str).collect::<Vec<_>>()))?;
     let hung = victim(&s, &rscs)?;
     let moved = moved_from(&s, &rscs, &hung);
+    let fault_at = now_ms();
     cluster.pause(&hung, true)?;
     let record = wait_fenced(&cluster, &hung, SETTLE)?;
     cluster.wait_for("the hung node's resources recovered", SETTLE, |s| settled_with(s, &rscs.iter().map(String::as_str).collect::<Vec<_>>()))?;
     assert!(cluster.has_exited(&hung), "fencing killed the hung node's process");
-    assert_recovered_after(&checker, &moved, &hung, record["completed_ms"].as_u64().unwrap_or(0));
+    assert_recovered_after(&checker, &moved, &hung, fault_at, record["completed_ms"].as_u64().unwrap_or(0));
     assert_clean(checker, &cluster);
     Ok(())
 }
@@ -200,6 +207,7 @@ fn kdump_message_counts_as_fenced_and_silence_falls_through_to_power_fencing() -
     let crashed = victim(&s, &rscs)?;
     let crashed_ix = cluster.index(&crashed) + 1;
     let moved = moved_from(&s, &rscs, &crashed);
+    let fault_at = now_ms();
     cluster.kill(&crashed)?;
     let mut sender = kdump_sender(&cluster, crashed_ix)?;
     let record = wait_fenced(&cluster, &crashed, SETTLE);
@@ -210,7 +218,7 @@ fn kdump_message_counts_as_fenced_and_silence_falls_through_to_power_fencing() -
     assert_eq!(record["devices"], serde_json::json!([format!("kdump{crashed_ix}")]));
     assert!(record["attempts"][0]["device"] == format!("helper{crashed_ix}") && record["attempts"][0]["ok"] == false, "the helper saw the node still answering: {record:#}");
     cluster.wait_for("resources recovered", SETTLE, |s| settled_with(s, &all))?;
-    assert_recovered_after(&checker, &moved, &crashed, record["completed_ms"].as_u64().unwrap_or(0));
+    assert_recovered_after(&checker, &moved, &crashed, fault_at, record["completed_ms"].as_u64().unwrap_or(0));
     cluster.reboot(&crashed)?;
     cluster.wait_for("node back", SETTLE, |s| s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")) && settled_with(s, &all))?;
 

@@ -158,7 +158,8 @@ impl AgentRegistry {
 
 /// The built-in fence agent a stonith type means: the seed's Linux-HA Japan plugin name
 /// `external/stonith-helper` is ours.
-fn builtin_fence_name(kind: &str) -> &str {
+/// The built-in fence agent a stonith type names (the seed's `external/stonith-helper` is ours).
+pub fn builtin_fence_name(kind: &str) -> &str {
     match kind {
         "external/stonith-helper" => "stonith-helper",
         other => other,

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use atrium_cib::status::op_status;
-use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OpOutcome, ResourceAgent};
+use atrium_contract::{Action, ActionRequest, AgentAddress, OpOutcome, ResourceAgent};
 
 use super::cib_state::{CibCommand, OpReport};
 use super::throttle;
@@ -247,16 +247,17 @@ impl Executor {
         if let Some(a) = self.agents.lock().unwrap().get(address) {
             return Ok(Arc::clone(a));
         }
-        let parsed: AgentAddress = address.parse().with_context(|| format!("agent {address}"))?;
-        if parsed.class == AgentClass::Stonith {
-            // A stonith resource's own actions register and check the device.
+        // A stonith resource's own actions register and check the device. Its type may hold a
+        // '/' (`external/stonith-helper`), which no other agent address does.
+        if let Some(kind) = address.strip_prefix("stonith:") {
             let fence_agents = Arc::clone(&self.ctx.fence_agents);
-            let kind = parsed.kind.clone();
-            let device = tokio::task::spawn_blocking(move || fence_agents.by_type(&kind)).await.context("loading the fence agent panicked")?.map_err(anyhow::Error::msg)?;
+            let kind = kind.to_string();
+            let device = tokio::task::spawn_blocking(move || fence_agents.by_type(&kind)).await.context("loading the fence agent panicked")?;
             let agent: Arc<dyn ResourceAgent> = Arc::new(DeviceResource::new(device, self.ctx.run_dir.join("fence-devices")));
             self.agents.lock().unwrap().insert(address.to_string(), Arc::clone(&agent));
             return Ok(agent);
         }
+        let parsed: AgentAddress = address.parse().with_context(|| format!("agent {address}"))?;
         let grants = self.ctx.grants.get(address).cloned().unwrap_or_default();
         let registry = Arc::clone(&self.registry);
         let agent: Arc<dyn ResourceAgent> =

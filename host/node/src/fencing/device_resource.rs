@@ -11,13 +11,19 @@ use atrium_contract::{Action, ActionRequest, AgentError, FenceAgent, FenceReques
 use super::device::FenceAction;
 
 pub struct DeviceResource {
-    agent: Arc<dyn FenceAgent>,
+    /// The device's agent, or why it could not be loaded: a stop and a probe do not need it,
+    /// so a broken device never makes its stop fail (which would fence the node).
+    agent: Result<Arc<dyn FenceAgent>, String>,
     markers: PathBuf,
 }
 
 impl DeviceResource {
-    pub fn new(agent: Arc<dyn FenceAgent>, markers: PathBuf) -> Self {
+    pub fn new(agent: Result<Arc<dyn FenceAgent>, String>, markers: PathBuf) -> Self {
         DeviceResource { agent, markers }
+    }
+
+    fn agent(&self) -> Result<&Arc<dyn FenceAgent>, AgentError> {
+        self.agent.as_ref().map_err(|e| AgentError::Load { agent: "fence device".into(), detail: e.clone() })
     }
 
     fn marker(&self, instance: &str) -> PathBuf {
@@ -32,27 +38,29 @@ impl DeviceResource {
             params: request.params.iter().filter(|(k, _)| !k.starts_with("pcmk_")).map(|(k, v)| (k.clone(), v.clone())).collect(),
             timeout: request.timeout,
         };
+        let agent = self.agent()?;
         match mapped {
-            FenceAction::Metadata => self.agent.meta_data().map(|_| ()),
-            FenceAction::List => self.agent.list(&fence_request).map(|_| ()),
-            _ => self.agent.monitor(&fence_request),
+            FenceAction::Metadata => agent.meta_data().map(|_| ()),
+            FenceAction::List => agent.list(&fence_request).map(|_| ()),
+            _ => agent.monitor(&fence_request),
         }
     }
 }
 
 impl ResourceAgent for DeviceResource {
     fn name(&self) -> String {
-        self.agent.name()
+        self.agent.as_ref().map_or_else(|_| "fence device".into(), |a| a.name())
     }
 
     fn meta_data(&self) -> Result<MetaData, AgentError> {
-        self.agent.meta_data()
+        self.agent()?.meta_data()
     }
 
     fn execute(&self, request: &ActionRequest) -> OpResult {
         let marker = self.marker(&request.instance);
         let registered = marker.exists();
         match request.action {
+            Action::Start if self.agent.is_err() => OpResult::with_reason(OcfStatus::NotConfigured, self.agent().err().map(|e| e.to_string()).unwrap_or_default()),
             Action::Start => match self.check(request) {
                 Ok(()) => match std::fs::create_dir_all(&self.markers).and_then(|_| std::fs::write(&marker, b"")) {
                     Ok(()) => OpResult::new(OcfStatus::Success),

@@ -113,7 +113,9 @@ impl FenceAgents {
         let agent: Arc<dyn FenceAgent> = if agent_type == "fence_kdump" {
             Arc::new(kdump::KdumpAgent::new(Arc::clone(&self.kdump), self.members.clone()))
         } else {
-            let grants = self.grants.get(&format!("stonith:{agent_type}")).cloned().unwrap_or_default();
+            // Granted under the name used in the configuration or under the built-in's own.
+            let canonical = crate::registry::builtin_fence_name(agent_type);
+            let grants: Vec<String> = [agent_type, canonical].iter().flat_map(|t| self.grants.get(&format!("stonith:{t}")).cloned().unwrap_or_default()).collect();
             self.registry.fence_agent(agent_type, &grants).map_err(|e| format!("{e:#}"))?
         };
         self.loaded.lock().unwrap().insert(agent_type.to_string(), Arc::clone(&agent));
