@@ -250,7 +250,7 @@ fn an_isolated_node_stops_its_resources_before_the_majority_recovers_them() -> R
     let checker = checker(&cluster, &rscs);
     // No device: the majority waits stonith-watchdog-timeout, the isolated node stops its
     // resources (or exits) within it.
-    cluster.load(&format!("property stonith-enabled=true no-quorum-policy=stop stonith-watchdog-timeout=6s\n{}", resources(6)))?;
+    cluster.load(&format!("property stonith-enabled=true no-quorum-policy=stop stonith-watchdog-timeout=8s\n{}", resources(6)))?;
     let s = cluster.wait_for("resources started", SETTLE, |s| settled_with(s, &all))?;
     let isolated = victim(&s, &rscs)?;
     let moved = moved_from(&s, &rscs, &isolated);
@@ -258,7 +258,7 @@ fn an_isolated_node_stops_its_resources_before_the_majority_recovers_them() -> R
     cluster.set_connected(&isolated, false)?;
     cluster.wait_for("the isolated node's resources recovered by the majority", SETTLE, |s| settled_with(s, &all) && moved.iter().all(|r| node_of(s, r).is_some_and(|n| n != isolated)))?;
     let recovered_after = cut_at.elapsed();
-    assert!(recovered_after >= Duration::from_secs(6), "recovered after {recovered_after:?}, before the watchdog timeout");
+    assert!(recovered_after >= Duration::from_secs(8), "recovered after {recovered_after:?}, before the watchdog timeout");
     let log = std::fs::read_to_string(cluster.nodes[cluster.index(&isolated)].dir.join("stderr.log"))?;
     assert!(log.contains("no-quorum-policy applied"), "the isolated node did not apply the policy:\n{log}");
     assert!(!cluster.has_exited(&isolated), "the stops succeeded: no self-fencing needed");

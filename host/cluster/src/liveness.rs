@@ -55,8 +55,9 @@ struct Inner {
     /// Leader: when each node was last heard from.
     heard: HashMap<NodeId, Instant>,
     /// Leader: the term and the moment this node became leader. Nodes not heard from since
-    /// count as alive until `node_lost` after it (winning the election was contact with a
-    /// majority); quorum still needs real beats.
+    /// count as alive until the lease after it (winning the election was contact with a
+    /// majority, and a follower may take a moment to learn of the new leader); quorum still
+    /// needs real beats.
     leading: Option<(u64, Instant)>,
     /// Follower: when a quorate leader last acknowledged a beat, and its view of the nodes.
     acked: Option<(Instant, BTreeMap<NodeId, NodeLiveness>)>,
@@ -172,7 +173,13 @@ impl Liveness {
                     } else {
                         inner.heard.get(&id).copied()
                     };
-                    let alive = now - last(id) <= self.node_lost;
+                    // A node not heard since this leader took over gets the lease to find it
+                    // (it may still be waiting out the election), not just `node_lost`.
+                    let alive = match inner.heard.get(&id) {
+                        Some(&t) if t >= since || id == self.me => now - last(id) <= self.node_lost,
+                        _ if id == self.me => true,
+                        _ => now - since <= self.lease.max(self.node_lost),
+                    };
                     (id, NodeLiveness { alive, last_seen })
                 })
                 .collect();

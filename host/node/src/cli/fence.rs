@@ -77,10 +77,7 @@ pub fn run(args: FenceArgs, data_dir: &Path, output: OutputFormat) -> Result<Exi
 }
 
 fn describe(r: &FenceRecord) -> String {
-    let origin = match &r.origin {
-        crate::fencing::FenceOrigin::Transition { transition, .. } => format!("transition {transition}"),
-        crate::fencing::FenceOrigin::Manual { actor } => actor.clone(),
-    };
+    let origin = &r.origin;
     let when = |ms: u64| super::status::format_time_ms(ms);
     match r.state {
         FenceState::Pending => format!("{} of {}: pending (requested by {origin} at {})", r.action, r.target, when(r.requested_ms)),

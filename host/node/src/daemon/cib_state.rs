@@ -398,7 +398,7 @@ impl CibState {
     fn queue_fence(&mut self, target: String, action: String, origin: FenceOrigin, at_ms: u64) -> u64 {
         self.next_fence_id += 1;
         let id = self.next_fence_id;
-        self.event(at_ms, Some(&target), "fence-requested", true, format!("fencing of {target} ({action}) requested by {}", describe_origin(&origin)));
+        self.event(at_ms, Some(&target), "fence-requested", true, format!("fencing of {target} ({action}) requested by {origin}"));
         self.fence_history.push(FenceRecord {
             id,
             target,
@@ -561,13 +561,6 @@ impl CibState {
             self.generation += 1;
         }
         self.ok(format!("{} attribute(s) on {node}", attrs.len()))
-    }
-}
-
-fn describe_origin(origin: &FenceOrigin) -> String {
-    match origin {
-        FenceOrigin::Transition { transition, .. } => format!("transition {transition}"),
-        FenceOrigin::Manual { actor } => actor.clone(),
     }
 }
 

@@ -12,8 +12,10 @@
 //! the majority may count it fenced once that timeout has passed.
 //!
 //! The bound: a node notices the loss within the lease (2 s by default) of its last contact
-//! with a quorate leader and has stopped its resources (or exited) by
-//! `stonith-watchdog-timeout` after that contact.
+//! with a quorate leader, waits one more lease for an election on the majority side (a DC
+//! failover must not stop everything), and has stopped its resources (or exited) by
+//! `stonith-watchdog-timeout` after that contact; the timeout must therefore exceed two leases
+//! plus the stops.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -53,6 +55,17 @@ pub async fn run(ctx: Arc<NodeContext>, executor: Arc<Executor>) {
             return;
         }
         let lost_at = Instant::now();
+        // A DC failover can outlast the lease on a follower: give the majority the time of
+        // another lease to elect a DC before treating this as a partition.
+        let grace = ctx.lease;
+        let back = tokio::time::timeout(grace, async { status.wait_for(|s| s.quorate).await.is_ok() }).await.unwrap_or(false);
+        if back {
+            info!(ms = lost_at.elapsed().as_millis() as u64, "quorum came back within the grace: nothing to do");
+            continue;
+        }
+        if *ctx.stopping.borrow() {
+            return;
+        }
         let options = ctx.cluster.read(|s| s.cib.options());
         let acted = match options.no_quorum_policy {
             NoQuorumPolicy::Freeze | NoQuorumPolicy::Ignore => {
@@ -61,7 +74,8 @@ pub async fn run(ctx: Arc<NodeContext>, executor: Arc<Executor>) {
             }
             policy => {
                 let watchdog = options.raw.get("stonith-watchdog-timeout").and_then(|v| atrium_cib::parse_duration_ms(v).ok()).filter(|ms| *ms > 0);
-                // The loss is noticed a lease after the last contact; the watchdog counts from it.
+                // The loss is noticed a lease after the last contact and acted on after the
+                // grace; the watchdog counts from the last contact.
                 let lease = ctx.lease;
                 let deadline = watchdog.map(|ms| lost_at + Duration::from_millis(ms).saturating_sub(lease + WATCHDOG_MARGIN));
                 warn!(?policy, "lost quorum: applying no-quorum-policy here");

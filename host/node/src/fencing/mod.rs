@@ -47,6 +47,15 @@ pub enum FenceOrigin {
     Manual { actor: String },
 }
 
+impl std::fmt::Display for FenceOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FenceOrigin::Transition { transition, .. } => write!(f, "transition {transition}"),
+            FenceOrigin::Manual { actor } => f.write_str(actor),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FenceState {
