@@ -23,6 +23,9 @@ pub const CLIENT_FILE: &str = "client.json";
 /// How long one API call may take before the next node is tried.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// A node cut off the network drops the connection attempt silently: try the next one soon.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClientConfig {
     /// API addresses of the nodes, tried in order.
@@ -124,7 +127,10 @@ impl Client {
     }
 
     async fn once(&self, endpoint: &str, method: Method, path: &str, body: Option<Vec<u8>>) -> Result<(StatusCode, Bytes)> {
-        let stream = tokio::net::TcpStream::connect(endpoint).await.context("connecting")?;
+        let stream = tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(endpoint))
+            .await
+            .map_err(|_| anyhow!("connecting: no answer within {} s", CONNECT_TIMEOUT.as_secs()))?
+            .context("connecting")?;
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
         let request = Request::builder()
