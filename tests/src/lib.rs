@@ -3,6 +3,10 @@
 //! CLI. [`checker::Checker`] watches the agents' own state for a resource active twice.
 
 pub mod checker;
+pub mod failover;
+pub mod logs;
+pub mod procfs;
+pub mod stats;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
