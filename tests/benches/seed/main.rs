@@ -107,10 +107,15 @@ fn all_rows(quick: bool) -> Vec<Row> {
     if quick {
         return vec![Row::Nodes(1), Row::Nodes(3), Row::Resources(32), Row::Resources(128), Row::Switchover(32), Row::Failover(3)];
     }
-    let mut rows: Vec<Row> = [1, 3, 5, 7, 9, 11, 13, 15, 31, 63].into_iter().map(Row::Nodes).collect();
-    rows.extend([32, 64, 128, 256, 512, 1024, 4096, 10_000].into_iter().map(Row::Resources));
-    rows.extend([32, 64, 128, 256, 1024].into_iter().map(Row::Switchover));
+    // The seed's rows first, then the failover, then the rows beyond the seed: an interrupted
+    // run still has the comparable cells (each row's figures go to stderr as it finishes).
+    let mut rows: Vec<Row> = [1, 3, 5, 7, 9, 11, 13, 15].into_iter().map(Row::Nodes).collect();
+    rows.extend([32, 64, 128, 256, 512].into_iter().map(Row::Resources));
+    rows.extend([32, 64, 128, 256].into_iter().map(Row::Switchover));
     rows.extend([3, 16].into_iter().map(Row::Failover));
+    rows.extend([31, 63].into_iter().map(Row::Nodes));
+    rows.extend([1024, 4096, 10_000].into_iter().map(Row::Resources));
+    rows.push(Row::Switchover(1024));
     rows
 }
 
@@ -200,6 +205,9 @@ fn main() -> Result<()> {
     } else {
         Err("not requested (--with-pacemaker)".to_string())
     };
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+    let partial = std::env::temp_dir().join("atrium-seed-tables.md");
+    eprintln!("tables so far go to {} after each row", partial.display());
     let started = Instant::now();
     let mut cells = Vec::new();
     for row in rows {
@@ -211,16 +219,16 @@ fn main() -> Result<()> {
             Ok(()) => Some(Outcome::skipped("not run (too slow here)")),
             Err(_) => None,
         };
-        cells.push(Cell { row, wasm, shell, pacemaker: pcmk });
+        let cell = Cell { row, wasm, shell, pacemaker: pcmk };
+        eprintln!("{}", report::summary_line(&cell));
+        cells.push(cell);
+        // Tables and plots after every row: an interrupted run keeps what it measured.
+        let context = report::Context { rounds, pacemaker_rounds: pcmk_rounds, pacemaker: pacemaker.clone().err(), elapsed: started.elapsed() };
+        std::fs::write(&partial, report::tables(&cells, &context))?;
+        report::plots(&cells, &docs)?;
     }
-    let context = report::Context {
-        rounds,
-        pacemaker_rounds: pcmk_rounds,
-        pacemaker: pacemaker.err(),
-        elapsed: started.elapsed(),
-    };
+    let context = report::Context { rounds, pacemaker_rounds: pcmk_rounds, pacemaker: pacemaker.err(), elapsed: started.elapsed() };
     print!("{}", report::tables(&cells, &context));
-    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
     for written in report::plots(&cells, &docs)? {
         eprintln!("wrote {}", written.display());
     }

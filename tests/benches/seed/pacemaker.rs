@@ -109,11 +109,17 @@ impl Lab {
     fn usage(&self, skip: Option<usize>) -> (u64, f64) {
         let (mut rss, mut cpu) = (0u64, 0.0);
         for n in (1..=self.nodes).filter(|n| Some(*n) != skip) {
-            let pids: Vec<u32> = self.run(&["pids", &n.to_string()]).unwrap_or_default().split_whitespace().filter_map(|p| p.parse().ok()).collect();
+            let pids = self.pids(n);
             rss = rss.max(pids.iter().filter_map(|p| procfs::peak_rss(*p)).sum());
             cpu += pids.iter().filter_map(|p| procfs::cpu_seconds(*p)).sum::<f64>();
         }
         (rss, cpu)
+    }
+
+    /// Every process of node `n` (the tool's exit status is its last test's: ignored).
+    fn pids(&self, n: usize) -> Vec<u32> {
+        let out = Command::new(tool()).args(["pids", &n.to_string()]).env("LAB", &self.dir).env("NODES", self.nodes.to_string()).output();
+        out.map(|o| String::from_utf8_lossy(&o.stdout).split_whitespace().filter_map(|p| p.parse().ok()).collect()).unwrap_or_default()
     }
 
     fn dc(&self, n: usize) -> Result<usize> {
@@ -221,9 +227,15 @@ pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, run
             started(x, None) == resources && !x.split("<resource ").skip(1).any(|r| r.contains(&format!("<node name=\"{victim_name}\"")))
         })?;
         let (peak_rss, cpu1) = lab.usage(Some(victim));
-        let log = lab.log(dc);
-        let detect = log_time_after(&log, &format!("Node {victim_name} state is now lost"), t0).context("no 'state is now lost' in the DC's log")?;
-        let schedule = log_time_after(&log, "Calculated transition", detect).context("no transition in the DC's log")?;
+        // Every survivor logs the loss; the first one to notice is detection. Only the DC
+        // runs the scheduler.
+        let logs: Vec<String> = (1..=nodes).filter(|n| *n != victim).map(|n| lab.log(n)).collect();
+        let first = |needles: &[String], since: f64| {
+            logs.iter().flat_map(|l| needles.iter().filter_map(move |n| log_time_after(l, n, since))).reduce(f64::min)
+        };
+        let detect = first(&[format!("Node {victim_name} state is now lost"), format!("Cluster node {victim_name} is now lost")], t0)
+            .context("no survivor logged the victim lost")?;
+        let schedule = first(&["Calculated transition".to_string()], detect).context("no transition logged after the loss")?;
         let phases = [(detect - t0) / 1000.0, (schedule - detect) / 1000.0, (end - schedule).max(0.0) / 1000.0];
         runs.push(Run { secs: (end - t0) / 1000.0, peak_rss, cpu: cpu1 - cpu0, phases: Some(phases) });
         lab.run(&["start", &victim.to_string()])?;

@@ -138,6 +138,16 @@ fn usage_table(out: &mut String, cells: &[Cell]) {
     }
 }
 
+/// One row's results on one line, printed as soon as the row is done.
+pub fn summary_line(c: &Cell) -> String {
+    let usage = |o: &Outcome| match o.runs.last() {
+        Some(r) => format!(" [{:.0} MiB, {:.2} cpu-s]", r.peak_rss as f64 / 1048576.0, r.cpu),
+        None => String::new(),
+    };
+    let p = c.pacemaker.as_ref().map_or(String::new(), usage);
+    format!("== {} {}: WASM {}{} | shell {}{} | Pacemaker {}{p}", c.row.group(), c.row.label(), timing(&c.wasm), usage(&c.wasm), timing(&c.shell), usage(&c.shell), pcmk_cell(&c.pacemaker))
+}
+
 pub fn tables(cells: &[Cell], ctx: &Context) -> String {
     let mut out = String::new();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
