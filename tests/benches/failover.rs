@@ -7,39 +7,14 @@
 //!
 //! `cargo bench -p atrium-tests --bench failover [-- --sizes 3,16 --rounds 3]`
 
-use anyhow::{Context, Result, bail};
-use serde_json::Value;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use anyhow::{Context, Result};
+use std::time::{Duration, Instant};
 
-use atrium_tests::{Options, TestCluster, dc, node_of, settled_with};
+use atrium_tests::failover::{Sample, kill_and_measure, settle};
+use atrium_tests::stats::{median, p95};
+use atrium_tests::{Options, TestCluster, dc, node_of};
 
-fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
-}
-
-/// `2026-11-26T03:50:00.123456Z` -> Unix milliseconds.
-fn parse_timestamp(ts: &str) -> Option<f64> {
-    let (date, time) = ts.trim_end_matches('Z').split_once('T')?;
-    let mut d = date.split('-').map(|p| p.parse::<i64>());
-    let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
-    let mut t = time.split(':');
-    let (hh, mm) = (t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?);
-    let ss = t.next()?.parse::<f64>().ok()?;
-    let days = atrium_cib::rule::days_from_civil(y, m, day);
-    Some(((days as f64 * 86_400.0) + hh * 3600.0 + mm * 60.0 + ss) * 1000.0)
-}
-
-/// Log lines of a node after `since_ms` whose message is `message`.
-fn events(cluster: &TestCluster, node: &str, message: &str, since_ms: f64) -> Vec<(f64, Value)> {
-    let dir = &cluster.nodes[cluster.index(node)].dir;
-    let text = std::fs::read_to_string(dir.join("atrium.log")).unwrap_or_default();
-    text.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["fields"]["message"] == message)
-        .filter_map(|v| Some((parse_timestamp(v["timestamp"].as_str()?)?, v)))
-        .filter(|(t, _)| *t >= since_ms)
-        .collect()
-}
+const SETTLE: Duration = Duration::from_secs(120);
 
 fn config(resources: usize) -> String {
     let mut c = String::from("property stonith-enabled=false\nrsc_defaults resource-stickiness=100\n");
@@ -47,54 +22,6 @@ fn config(resources: usize) -> String {
         c.push_str(&format!("primitive r{i} wasm:atrium:dummy op monitor interval=2s timeout=10s\n"));
     }
     c
-}
-
-struct Sample {
-    detect: f64,
-    schedule: f64,
-    start: f64,
-}
-
-fn settle(cluster: &TestCluster, names: &[String]) -> Result<Value> {
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    cluster.wait_for("resources settled", Duration::from_secs(120), |s| settled_with(s, &refs))
-}
-
-/// Kill `victim`, then read detection, scheduling and recovery times from the logs.
-fn kill_and_measure(cluster: &mut TestCluster, names: &[String], victim: &str, dc_name: &str) -> Result<(Sample, Option<f64>)> {
-    let before = cluster.status()?;
-    let moved: Vec<String> = names.iter().filter(|r| node_of(&before, r).as_deref() == Some(victim)).cloned().collect();
-    if moved.is_empty() {
-        bail!("{victim} hosts nothing");
-    }
-    let t0 = now_ms();
-    cluster.kill(victim)?;
-    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let after = cluster.wait_for("the victim's resources elsewhere", Duration::from_secs(120), |s| {
-        settled_with(s, &refs) && moved.iter().all(|r| node_of(s, r).is_some_and(|n| n != victim))
-    })?;
-    let new_dc = dc(&after).context("no DC after the kill")?;
-    let dc_elected = if victim == dc_name { events(cluster, &new_dc, "became DC", t0).first().map(|(t, _)| t - t0) } else { None };
-    let detected = events(cluster, &new_dc, "membership changed", t0).first().map(|(t, _)| *t).context("no membership change logged")?;
-    let scheduled = events(cluster, &new_dc, "transition started", detected).first().map(|(t, _)| *t).context("no transition logged")?;
-    let mut started: f64 = 0.0;
-    for rsc in &moved {
-        let host = node_of(&after, rsc).context("moved resource not running")?;
-        let op = format!("{rsc}_start_0");
-        let done = events(cluster, &host, "operation done", t0).into_iter().filter(|(_, v)| v["span"]["op"] == op.as_str()).map(|(t, _)| t).next();
-        started = started.max(done.with_context(|| format!("no start of {rsc} logged on {host}"))?);
-    }
-    Ok((Sample { detect: detected - t0, schedule: scheduled - detected, start: started - scheduled }, dc_elected))
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
-}
-
-fn p95(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    if v.is_empty() { f64::NAN } else { v[((v.len() as f64 * 0.95).ceil() as usize).saturating_sub(1).min(v.len() - 1)] }
 }
 
 struct Row {
@@ -115,13 +42,13 @@ fn run_size(size: usize, rounds: usize) -> Result<Vec<Row>> {
     eprintln!("[{size} nodes] waiting for the cluster");
     let mut cluster = TestCluster::start_online(options, Duration::from_secs(120))?;
     cluster.load(&config(resources))?;
-    settle(&cluster, &names)?;
+    settle(&cluster, &names, SETTLE)?;
     let mut node_kills = Vec::new();
     let mut dc_kills = Vec::new();
     let mut elections = Vec::new();
     for round in 0..rounds {
         for kill_dc in [false, true] {
-            let s = settle(&cluster, &names)?;
+            let s = settle(&cluster, &names, SETTLE)?;
             let dc_name = dc(&s).context("no DC")?;
             let victim = if kill_dc {
                 dc_name.clone()
@@ -129,7 +56,7 @@ fn run_size(size: usize, rounds: usize) -> Result<Vec<Row>> {
                 names.iter().filter_map(|r| node_of(&s, r)).find(|n| *n != dc_name).context("no non-DC host")?
             };
             eprintln!("[{size} nodes] round {}: kill -9 {victim}{}", round + 1, if kill_dc { " (the DC)" } else { "" });
-            let (sample, elected) = kill_and_measure(&mut cluster, &names, &victim, &dc_name)?;
+            let (sample, elected) = kill_and_measure(&mut cluster, &names, &victim, &dc_name, SETTLE)?;
             if kill_dc {
                 dc_kills.push(sample);
                 elections.extend(elected);
@@ -149,23 +76,23 @@ fn run_size(size: usize, rounds: usize) -> Result<Vec<Row>> {
         status_ms.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let row = |what, samples: &[Sample], extra: String| {
-        let detect = median(samples.iter().map(|s| s.detect).collect());
-        let schedule = median(samples.iter().map(|s| s.schedule).collect());
-        let start = median(samples.iter().map(|s| s.start).collect());
-        let total = median(samples.iter().map(|s| s.detect + s.schedule + s.start).collect());
+        let detect = median(&samples.iter().map(|s| s.detect).collect::<Vec<_>>());
+        let schedule = median(&samples.iter().map(|s| s.schedule).collect::<Vec<_>>());
+        let start = median(&samples.iter().map(|s| s.start).collect::<Vec<_>>());
+        let total = median(&samples.iter().map(|s| s.detect + s.schedule + s.start).collect::<Vec<_>>());
         Row { size, what, detect, schedule, start, total, extra }
     };
     Ok(vec![
         row("kill -9 non-DC node", &node_kills, String::new()),
-        row("kill -9 DC", &dc_kills, format!("new DC after {:.0} ms", median(elections))),
+        row("kill -9 DC", &dc_kills, format!("new DC after {:.0} ms", median(&elections))),
         Row {
             size,
             what: "atrium status (CLI)",
             detect: f64::NAN,
             schedule: f64::NAN,
             start: f64::NAN,
-            total: median(status_ms.clone()),
-            extra: format!("p95 {:.1} ms", p95(status_ms)),
+            total: median(&status_ms),
+            extra: format!("p95 {:.1} ms", p95(&status_ms)),
         },
     ])
 }

@@ -5,8 +5,12 @@
 pub mod agent_cli;
 pub mod checker;
 pub mod docker;
+pub mod failover;
 pub mod libvirt;
+pub mod logs;
 pub mod netns;
+pub mod procfs;
+pub mod stats;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
