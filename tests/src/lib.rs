@@ -3,6 +3,7 @@
 //! CLI. [`checker::Checker`] watches the agents' own state for a resource active twice.
 
 pub mod checker;
+pub mod remote;
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;

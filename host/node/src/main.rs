@@ -11,6 +11,7 @@ mod daemon;
 mod logging;
 mod paths;
 mod registry;
+mod remote;
 
 use atrium_ocf_shim::helpers::{HelperTool, main_from_env};
 use std::process::ExitCode;

@@ -5,6 +5,7 @@ mod cluster;
 mod configure;
 mod node;
 mod property;
+mod remote;
 mod resource;
 mod simulate;
 pub mod status;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Run the scheduler offline on a CIB or crm file (like crm_simulate), or replay a
     /// decision the DC made.
     Simulate(simulate::SimulateArgs),
+    /// Run this machine as a remote node, or check that one answers.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
 }
 
 #[derive(Subcommand)]
@@ -80,6 +84,7 @@ impl Command {
         match self {
             Command::Agent(a) => a.only_prints(),
             Command::Up(_) | Command::Node(_) => false,
+            Command::Remote(_) => false,
             _ => true,
         }
     }
@@ -97,6 +102,10 @@ pub fn main() -> ExitCode {
             Ok(config) => logging::init("info", cli.log_format, Some(&config.data_dir.join("atrium.log"))).and_then(|()| node::run_daemon(config)),
             Err(e) => Err(e),
         },
+        // The remote node's daemon logs like a node's.
+        Command::Remote(remote::RemoteCommand::Run { listen, key_file }) => {
+            logging::init("info", cli.log_format, Some(&data_dir.join("atrium.log"))).and_then(|()| remote::run_daemon(listen, &key_file, &data_dir))
+        }
         command => logging::init("warn", cli.log_format, None).and_then(|()| match command {
             Command::Up(args) => up::run(args, cli.data_dir.as_deref(), cli.output),
             Command::Status(args) => status::run(args, &data_dir, cli.output),
@@ -107,6 +116,7 @@ pub fn main() -> ExitCode {
             Command::Cluster(ClusterCommand::Init(args)) => cluster::init(args),
             Command::Agent(cmd) => agent::run(cmd, cli.data_dir.as_deref(), cli.output),
             Command::Simulate(args) => simulate::run(args, &data_dir, cli.output),
+            Command::Remote(cmd) => remote::run(cmd, cli.output),
         }),
     };
     match result {

@@ -271,7 +271,9 @@ impl CibState {
     fn fail_steps_on(&mut self, node: &str, reason: &str) {
         if let Some(t) = &mut self.transition {
             for s in &mut t.steps {
-                if s.node.as_deref() == Some(node) && matches!(s.state, StepState::Dispatched { .. }) && s.is_executed() {
+                // A remote node's actions end with the full node carrying them, too.
+                let on_node = s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node);
+                if on_node && matches!(s.state, StepState::Dispatched { .. }) && s.is_executed() {
                     s.state = StepState::Failed { reason: reason.to_string() };
                 }
             }
@@ -600,6 +602,7 @@ mod tests {
             task: "start".into(),
             interval_ms: 0,
             node: Some(node.into()),
+            via: None,
             agent: Some("wasm:atrium:dummy".into()),
             params: BTreeMap::new(),
             meta: BTreeMap::new(),

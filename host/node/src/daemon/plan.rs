@@ -16,7 +16,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 /// not: this resolves them). Ids and terms are filled in when the cluster applies it.
 pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_input: Option<u64>, now_ms: u64) -> Transition {
     let config = cib.configuration.with_templates_resolved();
-    let steps: Vec<Step> = schedule
+    let mut steps: Vec<Step> = schedule
         .graph
         .actions
         .iter()
@@ -37,6 +37,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
                 task: a.task.to_string(),
                 interval_ms: a.interval_ms,
                 node: a.node.as_deref().map(str::to_string),
+                via: None,
                 agent: None,
                 params: BTreeMap::new(),
                 meta: BTreeMap::new(),
@@ -53,6 +54,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
             step
         })
         .collect();
+    crate::remote::routing::assign_via(&mut steps, schedule, &config);
     let mut edges = schedule.graph.edges.clone();
     // The DC leaves last, so the others' shutdowns are recorded while it still leads.
     let shutdowns: Vec<&Step> = steps.iter().filter(|s: &&Step| s.kind == StepKind::Shutdown).collect();
