@@ -155,9 +155,11 @@ fn relay(mut client: TcpStream, target: &str, mangle: Mangle, recorded: &Mutex<O
     client.read_exact(&mut hello)?;
     let mut name = vec![0u8; hello[48] as usize];
     client.read_exact(&mut name)?;
+    server.write_all(&[hello, name].concat())?;
+    // The client sends its proof once it has the server's hello.
     let mut proof = [0u8; 32];
     client.read_exact(&mut proof)?;
-    server.write_all(&[hello, name, proof.to_vec()].concat())?;
+    server.write_all(&proof)?;
     // The first frame: a 4-byte length, then that many bytes.
     let mut len = [0u8; 4];
     client.read_exact(&mut len)?;

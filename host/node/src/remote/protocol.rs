@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use atrium_contract::{ActionRequest, OpResult};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "request", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RemoteRequest {
     /// First request of a connection: the node name the cluster knows the remote by (the
     /// connection resource's id). The remote's agents run under that name.
@@ -20,7 +20,7 @@ pub enum RemoteRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "response", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RemoteResponse {
     Welcome { node: String, version: String },
     Pong,

@@ -166,7 +166,7 @@ impl Remote {
         tokio::spawn(
             async move {
                 let lock = me.instances.lock().unwrap().entry(request.instance.clone()).or_default().clone();
-                let _in_order = lock.lock().await;
+                let in_order = lock.lock().await;
                 let begin = Instant::now();
                 let result = match me.agent(&registry, &agent, &grants).await {
                     Ok(a) => tokio::task::spawn_blocking(move || a.execute(&request)).await.unwrap_or_else(|e| failed(format!("agent call panicked: {e}"))),
@@ -183,6 +183,7 @@ impl Remote {
                     Default::default()
                 });
                 let _ = tx.send(Some(Executed { result, attributes, exec_ms }));
+                drop(in_order);
                 if let Some(id) = call {
                     tokio::time::sleep(RESULT_RETENTION).await;
                     me.calls.lock().unwrap().remove(&id);
