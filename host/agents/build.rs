@@ -6,7 +6,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const AGENTS: &[&str] = &["dummy", "stateful", "hostile"];
+const AGENTS: &[&str] = &["dummy", "stateful", "hostile", "docker", "virtual-domain"];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
@@ -15,7 +15,7 @@ fn main() {
     let agents_dir = root.join("agents-wasm");
     let wit_dir = root.join("wit");
     println!("cargo:rerun-if-changed={}", agents_dir.join("Cargo.toml").display());
-    for dir in ["sdk", "dummy", "stateful", "hostile"] {
+    for dir in ["sdk", "dummy", "stateful", "hostile", "docker", "virtual-domain"] {
         println!("cargo:rerun-if-changed={}", agents_dir.join(dir).display());
     }
     println!("cargo:rerun-if-changed={}", wit_dir.display());
@@ -42,7 +42,8 @@ fn main() {
         panic!("building the WASM agents in {} failed (see the errors above)", agents_dir.display());
     }
     for agent in AGENTS {
-        let built = target_dir.join(TARGET).join("release").join(format!("{agent}.wasm"));
+        // Cargo names the artifact after the crate, with '-' turned into '_'.
+        let built = target_dir.join(TARGET).join("release").join(format!("{}.wasm", agent.replace('-', "_")));
         let dest = out_dir.join(format!("{agent}.wasm"));
         std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     }

@@ -2,7 +2,11 @@
 //! "reboot" (kill, clear the per-boot directory, start), stop, and drive them with the real
 //! CLI. [`checker::Checker`] watches the agents' own state for a resource active twice.
 
+pub mod agent_cli;
 pub mod checker;
+pub mod docker;
+pub mod libvirt;
+pub mod netns;
 pub mod remote;
 
 use anyhow::{Context, Result, bail};
@@ -59,11 +63,13 @@ pub struct Options {
     /// Keep each node's log and history in this PostgreSQL database (a schema per node)
     /// instead of SQLite.
     pub postgres_url: Option<String>,
+    /// Each node in a network namespace of its own (separate addresses, partitions possible).
+    pub netns: bool,
 }
 
 impl Options {
     pub fn nodes(n: usize) -> Options {
-        Options { nodes: n, extra_toml: String::new(), json_logs: false, postgres_url: None }
+        Options { nodes: n, extra_toml: String::new(), json_logs: false, postgres_url: None, netns: false }
     }
 }
 
@@ -83,6 +89,8 @@ pub struct TestCluster {
     pub key_file: PathBuf,
     bin: PathBuf,
     json_logs: bool,
+    /// Dropped after the nodes are killed (field order), removing the namespaces.
+    pub net: Option<netns::Network>,
 }
 
 impl TestCluster {
@@ -92,8 +100,12 @@ impl TestCluster {
         let bin = atrium_bin()?;
         let key_file = dir.path().join("authkey");
         run_ok(Command::new(&bin).args(["cluster", "init", "--key-file"]).arg(&key_file))?;
+        let net = if options.netns { Some(netns::Network::create(options.nodes)?) } else { None };
         let members: Vec<(u64, String, String, String)> = (1..=options.nodes as u64)
-            .map(|i| Ok((i, format!("node{i}"), format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?))))
+            .map(|i| match &net {
+                Some(net) => Ok((i, format!("node{i}"), format!("{}:7000", net.address(i as usize)), format!("{}:7001", net.address(i as usize)))),
+                None => Ok((i, format!("node{i}"), format!("127.0.0.1:{}", free_port()?), format!("127.0.0.1:{}", free_port()?))),
+            })
             .collect::<Result<_>>()?;
         let members_toml: String = members
             .iter()
@@ -120,7 +132,7 @@ impl TestCluster {
         let endpoints: Vec<&str> = members.iter().map(|m| m.3.as_str()).collect();
         let client = serde_json::json!({ "endpoints": endpoints, "key_file": key_file });
         std::fs::write(dir.path().join("client.json"), client.to_string())?;
-        let mut cluster = TestCluster { dir, nodes, key_file, bin, json_logs: options.json_logs };
+        let mut cluster = TestCluster { dir, nodes, key_file, bin, json_logs: options.json_logs, net };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i)?;
         }
@@ -165,7 +177,11 @@ impl TestCluster {
         let node = &mut self.nodes[i];
         let log = std::fs::OpenOptions::new().create(true).append(true).open(node.dir.join("stderr.log"))?;
         let format = if self.json_logs { "json" } else { "human" };
-        let child = Command::new(&self.bin)
+        let mut command = match &self.net {
+            Some(net) => net.command(i + 1, &self.bin),
+            None => Command::new(&self.bin),
+        };
+        let child = command
             .args(["--log-format", format, "node", "run", "--config"])
             .arg(&node.config)
             .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info".into()))
@@ -208,6 +224,35 @@ impl TestCluster {
                 bail!("{name} did not stop within {timeout:?}");
             }
             std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGSTOP / SIGCONT: the node hangs (or resumes) with everything it holds.
+    pub fn pause(&self, name: &str, paused: bool) -> Result<()> {
+        let pid = self.nodes[self.index(name)].pid().with_context(|| format!("{name} is not running"))?;
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid as i32, if paused { libc::SIGSTOP } else { libc::SIGCONT });
+        }
+        Ok(())
+    }
+
+    /// Cuts a node off the network (or connects it again); needs `Options::netns`.
+    pub fn set_connected(&self, name: &str, connected: bool) -> Result<()> {
+        let net = self.net.as_ref().context("partitions need a cluster in network namespaces (Options::netns)")?;
+        net.set_connected(self.index(name) + 1, connected)
+    }
+
+    /// Whether the node's process ended (killed by a fence device, or exited); reaps it.
+    pub fn has_exited(&mut self, name: &str) -> bool {
+        let i = self.index(name);
+        match self.nodes[i].child.as_mut().map(Child::try_wait) {
+            Some(Ok(Some(_))) | Some(Err(_)) => {
+                self.nodes[i].child = None;
+                true
+            }
+            Some(Ok(None)) => false,
+            None => true,
         }
     }
 

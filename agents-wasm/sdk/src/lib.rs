@@ -14,6 +14,10 @@ pub use atrium::agent::types::{
 };
 pub use exports::atrium::agent::resource_agent::{Guest, Notification};
 
+pub mod command;
+pub mod http_json;
+pub mod words;
+
 /// Host capabilities, re-exported under short names.
 pub mod host {
     pub use crate::atrium::agent::{clock, exec, http, log, node_attributes, state};
@@ -43,6 +47,20 @@ impl OpContext {
     pub fn is_probe(&self) -> bool {
         self.interval_ms == 0
     }
+    /// A parameter that is set and not empty.
+    pub fn param_set(&self, name: &str) -> Option<&str> {
+        self.param(name).filter(|v| !v.is_empty())
+    }
+    /// A boolean parameter as OCF agents read them (`true/yes/on/1`, `false/no/off/0`);
+    /// anything else is an error naming the parameter.
+    pub fn param_bool(&self, name: &str, default: bool) -> Result<bool, String> {
+        match self.param_set(name).map(str::to_ascii_lowercase).as_deref() {
+            None => Ok(default),
+            Some("true" | "yes" | "on" | "1") => Ok(true),
+            Some("false" | "no" | "off" | "0") => Ok(false),
+            Some(other) => Err(format!("parameter {name}: '{other}' is not a boolean (true/false)")),
+        }
+    }
 }
 
 impl Parameter {
@@ -58,6 +76,15 @@ impl Parameter {
             reloadable: false,
             values: Vec::new(),
         }
+    }
+    pub fn boolean(name: &str, shortdesc: &str, longdesc: &str, default: bool) -> Self {
+        Parameter { content_type: ParamType::Boolean, default: Some(default.to_string()), ..Parameter::string(name, shortdesc, longdesc) }
+    }
+    pub fn with_default(self, default: &str) -> Self {
+        Parameter { default: Some(default.into()), ..self }
+    }
+    pub fn required(self) -> Self {
+        Parameter { required: true, ..self }
     }
 }
 

@@ -19,9 +19,9 @@ macro_rules! agent {
     };
 }
 
-const BUILTIN: &[BuiltinAgent] = &[agent!("dummy"), agent!("stateful")];
+const BUILTIN: &[BuiltinAgent] = &[agent!("dummy"), agent!("stateful"), agent!("docker"), agent!("virtual-domain")];
 
-/// Every built-in agent, in name order.
+/// Every built-in agent (the examples first, then the others in the order they were added).
 pub fn all() -> &'static [BuiltinAgent] {
     BUILTIN
 }

@@ -8,6 +8,7 @@ mod cli;
 mod client;
 mod config_file;
 mod daemon;
+mod fencing;
 mod logging;
 mod paths;
 mod registry;

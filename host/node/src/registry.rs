@@ -2,7 +2,7 @@
 //! runtime, OCF scripts and fence agents through the shim.
 
 use anyhow::{Context, Result, bail};
-use atrium_contract::{AgentAddress, AgentClass, BUILTIN_PROVIDER, FileAttributeStore, ResourceAgent};
+use atrium_contract::{AgentAddress, AgentClass, BUILTIN_PROVIDER, FenceAgent, FileAttributeStore, ResourceAgent};
 use atrium_ocf_shim::{Shim, ShimConfig};
 use atrium_runtime::{AgentEngine, AgentLimits, DirStateStore, Grants, HostServices, Manifest, RuntimeConfig, WasmAgent};
 use std::path::Path;
@@ -113,6 +113,11 @@ impl AgentRegistry {
             AgentClass::Ocf => Ok(Box::new(self.shim()?.resource_agent(address)?)),
             AgentClass::Stonith => bail!("{address} is a fence agent; use `atrium fence` commands for it"),
         }
+    }
+
+    /// A runnable fence agent for `stonith:TYPE`.
+    pub fn fence_agent(&self, address: &AgentAddress, _grants: &[String]) -> Result<Arc<dyn FenceAgent>> {
+        Ok(Arc::new(self.shim()?.fence_agent(address)?))
     }
 
     /// Every agent: built-in WASM agents first, then the installed OCF and fence agents.

@@ -13,6 +13,8 @@
 //! POST /v1/members                         add a node to the voters
 //! POST /v1/members/NAME/remove             take a node out of the voters
 //! GET  /v1/pe-inputs/N                     a saved scheduler input of this node
+//! POST /v1/fence                           queue fencing of a node (the DC runs it)
+//! GET  /v1/fence/history                   fencing operations, pending and finished
 //! ```
 
 pub mod report;

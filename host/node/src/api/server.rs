@@ -14,7 +14,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing::{debug, warn};
 
-use super::types::{ChangeReply, CleanupRequest, ConfigurationReply, EditRequest, ErrorReply, ExplainReply, HistoryEntry, LoadRequest, MemberRequest};
+use super::types::{ChangeReply, CleanupRequest, ConfigurationReply, EditRequest, ErrorReply, ExplainReply, FenceRequest, HistoryEntry, LoadRequest, MemberRequest};
 use super::{API_TOKEN_PURPOSE, report};
 use crate::daemon::cib_state::{CibCommand, CibReply};
 use crate::daemon::{NodeContext, now_ms, pe_inputs::PeInputs, plan};
@@ -151,6 +151,11 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
             }
         }
         (Method::GET, ["v1", "resources", rsc, "explain"]) => explain(ctx, rsc),
+        (Method::POST, ["v1", "fence"]) => match body::<FenceRequest>(req).await {
+            Ok(f) => change(ctx, CibCommand::RequestFence { target: f.target, action: f.action, actor: f.actor, at_ms: now_ms() }).await,
+            Err(r) => r,
+        },
+        (Method::GET, ["v1", "fence", "history"]) => json(StatusCode::OK, &ctx.cluster.read(|s| s.fence_history.clone())),
         (Method::POST, ["v1", "members"]) => match body::<MemberRequest>(req).await {
             Ok(m) => match ctx.cluster.add_member(m.id, m.name.clone(), m.addr.clone()).await {
                 Ok(()) => json(StatusCode::OK, &ChangeReply { epoch: ctx.cluster.read(|s| s.cib.epoch), summary: format!("{} ({}) added as a voter", m.name, m.addr) }),

@@ -172,3 +172,12 @@ pub struct MigrationEntry {
     pub migration_threshold: Option<String>,
     pub last_failure: Option<i64>,
 }
+
+/// `POST /v1/fence`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FenceRequest {
+    pub target: String,
+    /// `reboot` or `off`.
+    pub action: String,
+    pub actor: String,
+}

@@ -83,6 +83,9 @@ pub enum AgentCommand {
         /// /usr/lib/ocf/resource.d/atrium/dummy); without it the script is printed.
         #[arg(long)]
         install: Option<PathBuf>,
+        /// Grants the wrapper passes to a WASM agent: exec:PROGRAM, http:ENDPOINT ...
+        #[arg(long = "grant")]
+        grants: Vec<String>,
     },
 }
 
@@ -289,7 +292,7 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
             }
             Ok(ExitCode::from(result.exit_code().clamp(0, 255) as u8))
         }
-        AgentCommand::OcfWrap { agent, install: path } => {
+        AgentCommand::OcfWrap { agent, install: path, grants } => {
             let addr = address(&agent)?;
             if addr.class == AgentClass::Stonith {
                 bail!("{addr} is a fence agent; ocf-wrap makes resource agents callable as OCF scripts");
@@ -301,10 +304,10 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
                     // Prepare the data directory now, as the installing user: OCF tools may run
                     // the wrapper as an unprivileged user (ocf-tester runs meta-data as nobody).
                     registry(Some(&data), None)?.shim()?;
-                    atrium_ocf_shim::install_ocf_wrapper(&p, &exe, &addr, &data).with_context(|| format!("writing {}", p.display()))?;
+                    atrium_ocf_shim::install_ocf_wrapper(&p, &exe, &addr, &data, &grants).with_context(|| format!("writing {}", p.display()))?;
                     eprintln!("wrote {} (runs {addr} through {}, data in {})", p.display(), exe.display(), data.display());
                 }
-                None => print!("{}", atrium_ocf_shim::render_ocf_wrapper(&exe, &addr, &data)),
+                None => print!("{}", atrium_ocf_shim::render_ocf_wrapper(&exe, &addr, &data, &grants)),
             }
             Ok(ExitCode::SUCCESS)
         }

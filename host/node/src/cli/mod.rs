@@ -3,6 +3,7 @@
 mod agent;
 mod cluster;
 mod configure;
+mod fence;
 mod node;
 mod property;
 mod remote;
@@ -54,6 +55,8 @@ pub enum Command {
     /// Put nodes in standby or online, list them, or run this machine's node.
     #[command(subcommand)]
     Node(node::NodeCommand),
+    /// Fence a node, or show the fencing history.
+    Fence(fence::FenceArgs),
     /// Set or unset cluster options.
     #[command(subcommand)]
     Property(property::PropertyCommand),
@@ -113,6 +116,7 @@ pub fn main() -> ExitCode {
             Command::Resource(cmd) => resource::run(cmd, &data_dir, cli.output),
             Command::Node(cmd) => node::run(cmd, &data_dir, cli.output),
             Command::Property(cmd) => property::run(cmd, &data_dir, cli.output),
+            Command::Fence(args) => fence::run(args, &data_dir, cli.output),
             Command::Cluster(ClusterCommand::Init(args)) => cluster::init(args),
             Command::Agent(cmd) => agent::run(cmd, cli.data_dir.as_deref(), cli.output),
             Command::Simulate(args) => simulate::run(args, &data_dir, cli.output),

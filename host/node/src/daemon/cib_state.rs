@@ -11,6 +11,14 @@ use atrium_cib::{Cib, Configuration, NvPair, NvSet, Role, edit};
 use atrium_cluster::{ApplyContext, ReplicatedState};
 
 use super::transition::{StepKind, StepState, Transition};
+use crate::fencing::{Attempt, FenceOrigin, FenceRecord, FenceState};
+
+/// Fencing operations kept in the history (the oldest finished ones go first).
+const FENCE_HISTORY_MAX: usize = 500;
+
+/// Pacemaker's `stonith-max-attempts` default: failed fencings of a target before the DC stops
+/// trying until something changes.
+const DEFAULT_FENCE_MAX_ATTEMPTS: u32 = 10;
 
 /// An administrator's change to the configuration, applied on every node alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -118,6 +126,23 @@ pub enum CibCommand {
     StepFinished { transition: u64, step: usize, error: Option<String> },
     /// Transient attributes a node's agents set (None removes).
     SetTransientAttributes { node: String, attrs: BTreeMap<String, Option<String>> },
+    /// `atrium fence NODE`: queue a fencing operation for the DC.
+    RequestFence { target: String, action: String, actor: String, at_ms: u64 },
+    /// The DC finished a fencing operation.
+    FenceCompleted(Box<FenceCompletion>),
+}
+
+/// How a fencing operation ended, as the DC that ran it reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceCompletion {
+    pub id: u64,
+    pub ok: bool,
+    pub executioner: String,
+    pub at_ms: u64,
+    pub level: Option<u32>,
+    pub devices: Vec<String>,
+    pub attempts: Vec<Attempt>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,6 +171,14 @@ pub struct CibState {
     pub dc_term: u64,
     /// Orders every node's operation history (`call-id`).
     pub call_seq: i64,
+    /// Fencing operations, pending and finished.
+    #[serde(default)]
+    pub fence_history: Vec<FenceRecord>,
+    #[serde(default)]
+    pub next_fence_id: u64,
+    /// Failed fencings per target since its last success.
+    #[serde(default)]
+    pub fence_failures: BTreeMap<String, u32>,
     #[serde(skip)]
     notify: Option<UnboundedSender<Applied>>,
     /// Log index of the command being applied.
@@ -271,9 +304,10 @@ impl CibState {
     fn fail_steps_on(&mut self, node: &str, reason: &str) {
         if let Some(t) = &mut self.transition {
             for s in &mut t.steps {
+                let runs_there = s.is_executed() && !matches!(s.kind, StepKind::Fence { .. });
                 // A remote node's actions end with the full node carrying them, too.
                 let on_node = s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node);
-                if on_node && matches!(s.state, StepState::Dispatched { .. }) && s.is_executed() {
+                if on_node && matches!(s.state, StepState::Dispatched { .. }) && runs_there {
                     s.state = StepState::Failed { reason: reason.to_string() };
                 }
             }
@@ -318,6 +352,7 @@ impl CibState {
     /// executors within the cluster's batch-limit.
     fn advance(&mut self) {
         let batch_limit = self.cib.options().batch_limit as usize;
+        let mut new_fences = Vec::new();
         let Some(t) = &mut self.transition else { return };
         loop {
             t.block_unreachable();
@@ -339,6 +374,14 @@ impl CibState {
                         progressed = true;
                     }
                     _ if batch_limit > 0 && in_flight >= batch_limit => {}
+                    StepKind::Fence { action } => {
+                        // The DC runs fencing; the queue entry is what it works from.
+                        let target = step.node.clone().unwrap_or_default();
+                        let origin = FenceOrigin::Transition { transition: t.id, step: id };
+                        new_fences.push((target, action.clone(), origin, t.created_ms));
+                        step.state = StepState::Dispatched { term: t.term };
+                        in_flight += 1;
+                    }
                     _ => {
                         step.state = StepState::Dispatched { term: t.term };
                         in_flight += 1;
@@ -349,6 +392,104 @@ impl CibState {
                 break;
             }
         }
+        for (target, action, origin, at_ms) in new_fences {
+            self.queue_fence(target, action, origin, at_ms);
+        }
+    }
+
+    fn queue_fence(&mut self, target: String, action: String, origin: FenceOrigin, at_ms: u64) -> u64 {
+        self.next_fence_id += 1;
+        let id = self.next_fence_id;
+        self.event(at_ms, Some(&target), "fence-requested", true, format!("fencing of {target} ({action}) requested by {}", describe_origin(&origin)));
+        self.fence_history.push(FenceRecord {
+            id,
+            target,
+            action,
+            origin,
+            requested_ms: at_ms,
+            state: FenceState::Pending,
+            executioner: None,
+            completed_ms: None,
+            level: None,
+            devices: vec![],
+            attempts: vec![],
+            reason: None,
+        });
+        if self.fence_history.len() > FENCE_HISTORY_MAX
+            && let Some(ix) = self.fence_history.iter().position(|r| r.state != FenceState::Pending)
+        {
+            self.fence_history.remove(ix);
+        }
+        id
+    }
+
+    fn request_fence(&mut self, target: &str, action: &str, actor: &str, at_ms: u64) -> CibReply {
+        if !self.cib.configuration.nodes.iter().any(|n| n.uname == target) {
+            return CibReply::Rejected { reason: format!("no node named {target}") };
+        }
+        if crate::fencing::FenceAction::parse(action).is_none_or(|a| !matches!(a, crate::fencing::FenceAction::Reboot | crate::fencing::FenceAction::Off)) {
+            return CibReply::Rejected { reason: format!("fencing action {action}: expected reboot or off") };
+        }
+        let id = self.queue_fence(target.to_string(), action.to_string(), FenceOrigin::Manual { actor: actor.to_string() }, at_ms);
+        self.ok(format!("fencing {id}: {action} {target} queued"))
+    }
+
+    /// Records how a fencing operation ended. A fenced node is down for sure: its resources
+    /// are stopped (history and transient attributes cleared) and it is expected down, so the
+    /// scheduler may recover them; it comes back only by joining.
+    fn fence_completed(&mut self, c: &FenceCompletion) -> CibReply {
+        let max_attempts = self.cib.options().raw.get("stonith-max-attempts").and_then(|v| v.parse().ok()).unwrap_or(DEFAULT_FENCE_MAX_ATTEMPTS);
+        let Some(record) = self.fence_history.iter_mut().find(|r| r.id == c.id && r.state == FenceState::Pending) else {
+            return CibReply::Rejected { reason: format!("fencing {} is not pending", c.id) };
+        };
+        record.state = if c.ok { FenceState::Done } else { FenceState::Failed };
+        record.executioner = Some(c.executioner.clone());
+        record.completed_ms = Some(c.at_ms);
+        record.level = c.level;
+        record.devices = c.devices.clone();
+        record.attempts = c.attempts.clone();
+        record.reason = c.reason.clone();
+        let (target, action, origin) = (record.target.clone(), record.action.clone(), record.origin.clone());
+        let step = match &origin {
+            FenceOrigin::Transition { transition, step } => Some((*transition, *step)),
+            FenceOrigin::Manual { .. } => None,
+        };
+        let mut changed = step.is_none();
+        if c.ok {
+            self.fence_failures.remove(&target);
+            let state = self.node_state(&target);
+            set_online(state, false);
+            state.expected = Some("down".into());
+            state.lrm_resources.clear();
+            state.transient_attributes.clear();
+            self.fail_steps_on(&target, "node fenced");
+            let how = if c.devices.is_empty() { String::new() } else { format!(" by {}", c.devices.join(", ")) };
+            self.event(c.at_ms, Some(&target), "node-fenced", true, format!("{target} fenced ({action}){how}"));
+        } else {
+            let failures = self.fence_failures.entry(target.clone()).or_default();
+            *failures += 1;
+            // After stonith-max-attempts the failure is no new input: the DC stops retrying
+            // until something else changes.
+            changed |= *failures <= max_attempts;
+            let reason = c.reason.clone().unwrap_or_default();
+            self.event(c.at_ms, Some(&target), "fence-failed", true, format!("fencing of {target} ({action}) failed: {reason}"));
+        }
+        if let (Some((tid, sid)), Some(t)) = (step, &mut self.transition)
+            && t.id == tid
+            && let Some(s) = t.steps.get_mut(sid).filter(|s| matches!(s.state, StepState::Dispatched { .. }))
+        {
+            s.state = if c.ok { StepState::Done } else { StepState::Failed { reason: c.reason.clone().unwrap_or_else(|| "fencing failed".into()) } };
+        }
+        if changed {
+            self.generation += 1;
+        }
+        self.advance();
+        self.ok(format!("fencing {} of {target}: {}", c.id, if c.ok { "done" } else { "failed" }))
+    }
+
+    /// Fencing operations waiting for the DC.
+    pub fn pending_fences(&self) -> impl Iterator<Item = &FenceRecord> {
+        self.fence_history.iter().filter(|r| r.state == FenceState::Pending)
     }
 
     fn op_result(&mut self, r: &OpReport) -> CibReply {
@@ -425,6 +566,13 @@ impl CibState {
     }
 }
 
+fn describe_origin(origin: &FenceOrigin) -> String {
+    match origin {
+        FenceOrigin::Transition { transition, .. } => format!("transition {transition}"),
+        FenceOrigin::Manual { actor } => actor.clone(),
+    }
+}
+
 fn set_online(state: &mut NodeState, online: bool) {
     state.in_ccm = Some(online.to_string());
     state.crmd = Some(if online { "online" } else { "offline" }.into());
@@ -454,6 +602,11 @@ fn clear_fail_counts(cib: &mut Cib, node: &str, rsc: &str) {
             });
         }
     }
+}
+
+/// Records a probe a node ran on its own (outside any transition) into a copy of its status.
+pub(super) fn record_probe(state: &mut NodeState, r: &OpReport, call_id: i64) {
+    record_op(state, r, call_id, None);
 }
 
 /// Records an operation the way Pacemaker's controller does: the last one-shot operation as
@@ -552,6 +705,8 @@ impl ReplicatedState for CibState {
             CibCommand::OpResult(r) => self.op_result(r),
             CibCommand::StepFinished { transition, step, error } => self.step_finished(*transition, *step, error.as_deref()),
             CibCommand::SetTransientAttributes { node, attrs } => self.set_attributes(node, attrs),
+            CibCommand::RequestFence { target, action, actor, at_ms } => self.request_fence(target, action, actor, *at_ms),
+            CibCommand::FenceCompleted(c) => self.fence_completed(c),
         }
     }
 

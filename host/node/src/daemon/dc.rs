@@ -3,17 +3,18 @@
 //! resulting transition, and aborts a transition the cluster has moved past.
 
 use anyhow::Result;
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use atrium_cluster::ClusterStatus;
 
-use super::cib_state::{CibCommand, CibReply};
+use super::cib_state::{CibCommand, CibReply, FenceCompletion};
 use super::pe_inputs::{DEFAULT_SERIES_MAX, PeInputs};
-use super::transition::{StepKind, StepState};
 use super::{NodeContext, now_ms};
 use crate::daemon::plan;
+use crate::fencing::{self, FenceAction, FenceOutcome, FenceRecord};
 
 /// A DC that schedules this many transitions without the input changing is looping (an
 /// action that keeps "succeeding" without changing the status); it stops and says so.
@@ -38,7 +39,9 @@ pub async fn run(ctx: Arc<NodeContext>, mut pe: PeInputs) {
             if dc.active {
                 info!(node = %ctx.name, "no longer DC");
             }
-            dc = DcState::default();
+            // Fencing already under way runs to its end and reports; a later DC term must
+            // not start it a second time from this node.
+            dc = DcState { fencing: Arc::clone(&dc.fencing), ..DcState::default() };
             continue;
         }
         if !dc.active {
@@ -61,14 +64,16 @@ struct DcState {
     per_generation: (u64, u32),
     /// When this DC last ran the scheduler for a recheck.
     last_recheck_ms: u64,
+    /// Fencing operations this node is running, by id.
+    fencing: Arc<Mutex<HashSet<u64>>>,
 }
 
 impl DcState {
-    async fn pass(&mut self, ctx: &NodeContext, st: &ClusterStatus, pe: &mut PeInputs) -> Result<()> {
+    async fn pass(&mut self, ctx: &Arc<NodeContext>, st: &ClusterStatus, pe: &mut PeInputs) -> Result<()> {
         self.sync_membership(ctx, st).await?;
+        self.start_fencing(ctx);
         let (transition, generation, cib) = ctx.cluster.read(|s| (s.transition.clone(), s.generation, s.cib.clone()));
         if let Some(t) = &transition {
-            self.fail_fencing(ctx, t).await?;
             if !t.is_finished() {
                 if t.aborted.is_none() {
                     let reason = if t.term < st.term {
@@ -140,17 +145,60 @@ impl DcState {
         Ok(())
     }
 
-    /// No fence device can act yet: a fencing step fails at once, so the transition ends and
-    /// the lost node's resources stay where fencing would have freed them.
-    async fn fail_fencing(&self, ctx: &NodeContext, t: &super::transition::Transition) -> Result<()> {
-        for s in t.in_flight() {
-            if let (StepKind::Fence { action }, StepState::Dispatched { .. }) = (&s.kind, &s.state) {
-                let node = s.node.as_deref().unwrap_or("?");
-                warn!(transition = t.id, %node, %action, "fencing requested but no fence device is configured for the node");
-                let error = Some(format!("no fence device can {action} {node}"));
-                ctx.propose(CibCommand::StepFinished { transition: t.id, step: s.id, error }).await?;
+    /// Starts every queued fencing operation this node is not running yet.
+    fn start_fencing(&self, ctx: &Arc<NodeContext>) {
+        let pending: Vec<FenceRecord> = ctx.cluster.read(|s| s.pending_fences().cloned().collect());
+        for record in pending {
+            if !self.fencing.lock().unwrap().insert(record.id) {
+                continue;
             }
+            let span = info_span!("fence", id = record.id, target = %record.target, action = %record.action);
+            let (ctx, running) = (Arc::clone(ctx), Arc::clone(&self.fencing));
+            tokio::spawn(
+                async move {
+                    let id = record.id;
+                    let outcome = fence(&ctx, &record).await;
+                    let completion = FenceCompletion {
+                        id,
+                        ok: outcome.ok,
+                        executioner: ctx.name.clone(),
+                        at_ms: now_ms(),
+                        level: outcome.level,
+                        devices: outcome.devices,
+                        attempts: outcome.attempts,
+                        reason: outcome.reason,
+                    };
+                    if let Err(e) = ctx.propose_until_done(CibCommand::FenceCompleted(Box::new(completion))).await {
+                        warn!(error = %e, "could not record the end of a fencing operation");
+                    }
+                    running.lock().unwrap().remove(&id);
+                }
+                .instrument(span),
+            );
         }
-        Ok(())
     }
+}
+
+/// Runs one fencing operation with the configuration as it is now. Without any device for the
+/// target, `stonith-watchdog-timeout` (when set) counts: a node without quorum stops its
+/// resources and then itself within that time (see `quorum_guard`), so once it has passed the
+/// node is as good as fenced.
+async fn fence(ctx: &NodeContext, record: &FenceRecord) -> FenceOutcome {
+    let failed = |reason: String| FenceOutcome { ok: false, level: None, devices: vec![], attempts: vec![], reason: Some(reason) };
+    if record.target == ctx.name {
+        return failed(format!("{} is the DC and does not fence itself", record.target));
+    }
+    let Some(action) = FenceAction::parse(&record.action) else { return failed(format!("unknown fencing action {}", record.action)) };
+    let cib = ctx.cluster.read(|s| s.cib.clone());
+    let operation = match fencing::operation_for(&cib, &record.target, action) {
+        Ok(op) => op,
+        Err(e) => return failed(e.to_string()),
+    };
+    let watchdog_ms = cib.options().raw.get("stonith-watchdog-timeout").and_then(|v| atrium_cib::parse_duration_ms(v).ok()).unwrap_or(0);
+    if operation.levels.is_empty() && watchdog_ms > 0 {
+        info!(target = %record.target, watchdog_ms, "no fence device for the target: waiting for it to fence itself");
+        tokio::time::sleep(Duration::from_millis(watchdog_ms)).await;
+        return FenceOutcome { ok: true, level: None, devices: vec!["watchdog".into()], attempts: vec![], reason: None };
+    }
+    operation.run(ctx.fence_agents.as_ref()).await
 }

@@ -10,12 +10,13 @@ use tokio::task::JoinHandle;
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use atrium_cib::status::op_status;
-use atrium_contract::{Action, ActionRequest, AgentAddress, OpOutcome, ResourceAgent};
+use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OpOutcome, ResourceAgent};
 
 use super::cib_state::{CibCommand, OpReport};
 use super::throttle;
 use super::transition::{Step, StepKind, StepState};
 use super::{NodeContext, now_ms};
+use crate::fencing::DeviceResource;
 use crate::registry::AgentRegistry;
 use crate::remote::links::RemoteLinks;
 
@@ -34,6 +35,8 @@ pub struct Executor {
     /// Warned once per stale transition.
     refused: Mutex<Option<u64>>,
     rejoining: std::sync::atomic::AtomicBool,
+    /// Set while the node has lost quorum and applies no-quorum-policy: nothing new starts.
+    held: std::sync::atomic::AtomicBool,
     /// Connections to remote nodes held here, and the operations carried over them.
     remotes: RemoteLinks,
 }
@@ -53,6 +56,7 @@ impl Executor {
             wake: tokio::sync::Notify::new(),
             refused: Mutex::new(None),
             rejoining: std::sync::atomic::AtomicBool::new(false),
+            held: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -91,8 +95,30 @@ impl Executor {
         });
     }
 
+    /// Holds (or releases) the start of new steps.
+    pub fn hold(&self, on: bool) {
+        self.held.store(on, std::sync::atomic::Ordering::SeqCst);
+        self.wake.notify_one();
+    }
+
+    /// Waits until no step runs here; false if `deadline` came first.
+    pub async fn wait_idle(&self, deadline: Option<Instant>) -> bool {
+        loop {
+            if *self.running.lock().unwrap() == 0 {
+                return true;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Starts every step dispatched to this node that is not running yet, within the job limit.
     fn dispatch(self: &Arc<Self>) {
+        if self.held.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let term = self.ctx.cluster.status().term;
         // Runs on every applied entry on every node: copy out only this node's steps.
         let me = self.ctx.name.as_str();
@@ -167,7 +193,7 @@ impl Executor {
     }
 
     /// Runs one agent operation (or the cancel of a recurring monitor) and describes it.
-    async fn execute(self: &Arc<Self>, step: &Step, at: Option<(u64, usize)>) -> OpReport {
+    pub async fn execute(self: &Arc<Self>, step: &Step, at: Option<(u64, usize)>) -> OpReport {
         let rsc = step.instance.clone().unwrap_or_default();
         let started_ms = now_ms();
         let begin = Instant::now();
@@ -235,6 +261,15 @@ impl Executor {
             return Ok(Arc::clone(a));
         }
         let parsed: AgentAddress = address.parse().with_context(|| format!("agent {address}"))?;
+        if parsed.class == AgentClass::Stonith {
+            // A stonith resource's own actions register and check the device.
+            let fence_agents = Arc::clone(&self.ctx.fence_agents);
+            let kind = parsed.kind.clone();
+            let device = tokio::task::spawn_blocking(move || fence_agents.by_type(&kind)).await.context("loading the fence agent panicked")?.map_err(anyhow::Error::msg)?;
+            let agent: Arc<dyn ResourceAgent> = Arc::new(DeviceResource::new(device, self.ctx.run_dir.join("fence-devices")));
+            self.agents.lock().unwrap().insert(address.to_string(), Arc::clone(&agent));
+            return Ok(agent);
+        }
         let grants = self.ctx.grants.get(address).cloned().unwrap_or_default();
         let registry = Arc::clone(&self.registry);
         let agent: Arc<dyn ResourceAgent> =
@@ -323,7 +358,7 @@ impl Executor {
         });
     }
 
-    fn cancel_all_monitors(&self) {
+    pub fn cancel_all_monitors(&self) {
         for (_, h) in self.monitors.lock().unwrap().drain() {
             h.abort();
         }
@@ -377,7 +412,13 @@ fn monitor_key(step: &Step) -> String {
 
 fn request_for(step: &Step) -> Result<ActionRequest> {
     let action: Action = step.task.parse()?;
+    let peer = match action {
+        Action::MigrateTo => step.meta.get("migrate_target").cloned(),
+        Action::MigrateFrom => step.meta.get("migrate_source").cloned(),
+        _ => None,
+    };
     let mut request = ActionRequest::new(action, step.instance.clone().unwrap_or_default());
+    request.migrate_peer = peer;
     request.params = step.params.clone();
     request.meta = step.meta.clone();
     request.timeout = Duration::from_millis(step.timeout_ms);

@@ -8,6 +8,7 @@
 //! plan         scheduler graph -> transition steps with agents, params, timeouts
 //! dc           the DC loop: membership, scheduling, aborting
 //! executor     runs this node's steps and recurring monitors, throttled
+//! quorum_guard no-quorum-policy applied by a node that lost quorum
 //! throttle     node-action-limit and load bands
 //! pe_inputs    saved scheduler inputs for `atrium simulate --replay`
 //! recorder     configuration history and events into the database
@@ -19,6 +20,7 @@ mod executor;
 pub mod node_config;
 pub mod pe_inputs;
 pub mod plan;
+mod quorum_guard;
 mod recorder;
 mod throttle;
 pub mod transition;
@@ -36,6 +38,7 @@ use atrium_db::Database;
 
 use crate::api;
 use crate::client::ClientConfig;
+use crate::fencing::FenceAgents;
 use crate::paths;
 use crate::registry::AgentRegistry;
 use cib_state::{CibCommand, CibReply, CibState};
@@ -52,8 +55,13 @@ pub struct NodeContext {
     pub cluster: Cluster<CibState>,
     pub db: Database,
     pub data_dir: PathBuf,
+    /// The per-boot directory (agent state, fence device registrations).
+    pub run_dir: PathBuf,
     pub key: ClusterKey,
     pub grants: BTreeMap<String, Vec<String>>,
+    pub fence_agents: Arc<FenceAgents>,
+    /// How long this node keeps counting itself quorate without hearing a quorate leader.
+    pub lease: Duration,
     /// Set to true when the node is to stop; every loop watches it.
     pub stopping: watch::Sender<bool>,
     /// Set when the DC allowed this node to leave (its do_shutdown ran).
@@ -145,6 +153,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
     let (applied_tx, applied_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut cluster_config = ClusterConfig::new(config.id, config.name.clone(), config.listen.clone(), config.cluster_members(), key.clone());
     cluster_config.timings = config.timings.to_timings();
+    let lease = cluster_config.timings.lease;
     let cluster = Cluster::start(cluster_config, CibState::new(Some(applied_tx)), Storage::database(db.raft()))
         .await
         .with_context(|| format!("starting cluster member {} on {}", config.name, config.listen))?;
@@ -156,8 +165,11 @@ pub async fn run(config: NodeConfig) -> Result<()> {
         cluster,
         db: db.clone(),
         data_dir: data_dir.clone(),
+        run_dir: run_dir.clone(),
         key: key.clone(),
         grants: config.grants.clone(),
+        fence_agents: Arc::new(FenceAgents::new(Arc::clone(&registry), config.member_addresses(), config.grants.clone())),
+        lease,
         stopping: watch::channel(false).0,
         may_leave: watch::channel(false).0,
         joined: watch::channel(false).0,
@@ -178,7 +190,9 @@ pub async fn run(config: NodeConfig) -> Result<()> {
             if ctx.join().await.is_ok() {
                 ctx.joined.send_replace(true);
                 info!("joined the cluster");
-                executor::Executor::new(Arc::clone(&ctx), registry).run().await;
+                let executor = executor::Executor::new(Arc::clone(&ctx), registry);
+                tokio::spawn(quorum_guard::run(Arc::clone(&ctx), Arc::clone(&executor)));
+                executor.run().await;
             }
         });
     }

@@ -77,6 +77,13 @@ impl TimingsConfig {
 }
 
 impl NodeConfig {
+    /// Each member's IP address (for fence_kdump's source check), where its `addr` names one
+    /// or resolves to one.
+    pub fn member_addresses(&self) -> BTreeMap<String, std::net::IpAddr> {
+        use std::net::ToSocketAddrs;
+        self.members.iter().filter_map(|m| Some((m.name.clone(), m.addr.to_socket_addrs().ok()?.next()?.ip()))).collect()
+    }
+
     pub fn load(path: &Path) -> Result<NodeConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let config: NodeConfig = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -54,6 +54,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
             step
         })
         .collect();
+    name_migration_peers(&mut steps);
     crate::remote::routing::assign_via(&mut steps, schedule, &config);
     let mut edges = schedule.graph.edges.clone();
     // The DC leaves last, so the others' shutdowns are recorded while it still leads.
@@ -62,6 +63,25 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
         edges.extend(shutdowns.iter().filter(|s| s.id != dc_shutdown.id).map(|s| (s.id, dc_shutdown.id)));
     }
     Transition { id: 0, term: 0, dc: dc.to_string(), generation, pe_input, created_ms: now_ms, steps, edges, aborted: None }
+}
+
+/// A migration's two halves each learn the other node, as Pacemaker's migrate_source and
+/// migrate_target meta values: migrate_to needs its target, migrate_from its source.
+fn name_migration_peers(steps: &mut [Step]) {
+    let pairs: Vec<(String, String, String)> = steps
+        .iter()
+        .filter(|s| s.task == "migrate_to")
+        .filter_map(|to| {
+            let from = steps.iter().find(|s| s.task == "migrate_from" && s.rsc == to.rsc)?;
+            Some((to.rsc.clone()?, to.node.clone()?, from.node.clone()?))
+        })
+        .collect();
+    for (rsc, source, target) in pairs {
+        for s in steps.iter_mut().filter(|s| s.rsc.as_deref() == Some(rsc.as_str()) && s.task.starts_with("migrate_")) {
+            s.meta.insert("migrate_source".into(), source.clone());
+            s.meta.insert("migrate_target".into(), target.clone());
+        }
+    }
 }
 
 /// The CIB as the scheduler must see it: with this partition's quorum and DC, which the
