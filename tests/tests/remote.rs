@@ -88,6 +88,37 @@ fn seed_demo_runs_on_a_remote_node_survives_its_death_and_takes_it_back() -> Res
     Ok(())
 }
 
+/// Starts of `rsc` the remote node's agents ran (from its log).
+fn starts_on(remote: &TestRemote, rsc: &str) -> usize {
+    remote.log().matches(&format!("rsc={rsc} op=start")).count()
+}
+
+#[test]
+fn when_the_connection_holder_dies_the_connection_moves_and_nothing_restarts() -> Result<()> {
+    let mut cluster = TestCluster::start_online(Options::nodes(3), SETTLE)?;
+    let remote = TestRemote::start("vm02", &cluster.dir.path().join("vm02"), &cluster.key_file)?;
+    cluster.load(&seed_demo(&remote.addr()).replace("node node1\n", "").replace("#uname eq node1", "#uname eq node2"))?;
+    let s = cluster
+        .wait_for("Remote-rsc1 on the remote node", SETTLE, |s| {
+            settled_with(s, &["Host-rsc1", "Remote-rsc1", "vm02-remote"]) && node_of(s, "Remote-rsc1").as_deref() == Some("vm02-remote")
+        })
+        .map_err(|e| failure(&cluster, &remote, &e.to_string()))?;
+    assert_eq!(starts_on(&remote, "Remote-rsc1"), 1, "{}", remote.log());
+    let holder = node_of(&s, "vm02-remote").expect("the connection runs");
+    cluster.kill(&holder)?;
+    let s = cluster
+        .wait_for("the connection on another full node, the remote online", SETTLE, |s| {
+            node_of(s, "vm02-remote").is_some_and(|n| n != holder) && node_state(s, "vm02-remote").as_deref() == Some("online") && s["cluster"]["idle"] == true
+        })
+        .map_err(|e| failure(&cluster, &remote, &e.to_string()))?;
+    assert_eq!(node_of(&s, "Remote-rsc1").as_deref(), Some("vm02-remote"));
+    assert!(remote.dummy_running("Remote-rsc1"));
+    // Probed again from the new holder, found running: never stopped, never started twice.
+    assert_eq!(starts_on(&remote, "Remote-rsc1"), 1, "{}", remote.log());
+    assert_eq!(remote.log().matches("rsc=Remote-rsc1 op=stop").count(), 0, "{}", remote.log());
+    Ok(())
+}
+
 /// A remote node and a key file it does not hold, in a directory of their own.
 fn remote_alone() -> Result<(tempfile::TempDir, TestRemote)> {
     let dir = tempfile::Builder::new().prefix("atrium-test-").tempdir()?;

@@ -504,7 +504,9 @@ impl CibState {
         // and any other result are new input for the DC.
         let expected = running_step.is_some() && !r.is_failure() && r.rc == r.target_rc;
         if let Some(step) = running_step {
-            step.state = if r.is_failure() {
+            // An unexpected result (a probe finding the resource running) is no failure, but what
+            // was ordered after the step assumed the expected one: it must not run.
+            step.state = if r.is_failure() || r.rc != r.target_rc {
                 StepState::Failed { reason: format!("rc {}{}", r.rc, r.exit_reason.as_deref().map(|e| format!(": {e}")).unwrap_or_default()) }
             } else {
                 StepState::Done
