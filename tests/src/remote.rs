@@ -63,6 +63,24 @@ impl TestRemote {
         Ok(())
     }
 
+    /// Whether the process ended (killed by a fence device, say).
+    pub fn has_exited(&mut self) -> Result<bool> {
+        Ok(match &mut self.child {
+            Some(c) => c.try_wait()?.is_some(),
+            None => true,
+        })
+    }
+
+    /// SIGSTOP: the process hangs with its connections open, as a machine cut off would.
+    pub fn freeze(&self) -> Result<()> {
+        let pid = self.pid().context("not running")?;
+        // SAFETY: signalling our own child process.
+        unsafe {
+            libc::kill(pid as i32, libc::SIGSTOP);
+        }
+        Ok(())
+    }
+
     /// kill -9.
     pub fn kill(&mut self) -> Result<()> {
         let mut child = self.child.take().with_context(|| format!("remote node {} is not running", self.name))?;
@@ -73,6 +91,10 @@ impl TestRemote {
 
     /// Starts it again as after a reboot of its machine: its per-boot directory is gone.
     pub fn reboot(&mut self) -> Result<()> {
+        if let Some(mut old) = self.child.take() {
+            let _ = old.kill();
+            old.wait()?;
+        }
         let run = self.dir.join("run");
         if run.exists() {
             std::fs::remove_dir_all(&run)?;

@@ -119,6 +119,43 @@ fn when_the_connection_holder_dies_the_connection_moves_and_nothing_restarts() -
     Ok(())
 }
 
+#[test]
+fn a_hung_remote_is_fenced_its_resource_recovered_and_it_rejoins() -> Result<()> {
+    let mut options = Options::nodes(1);
+    options.extra_toml = "[grants]\n\"stonith:fence-process\" = [\"exec:pkill\", \"exec:pgrep\"]\n".into();
+    let cluster = TestCluster::start_online(options, SETTLE)?;
+    let mut remote = TestRemote::start("vm02-remote", &cluster.dir.path().join("vm02-remote"), &cluster.key_file)?;
+    // Fencing on, the remote's own fence device: it kills the remote's process.
+    let config = seed_demo(&remote.addr()).replace("property stonith-enabled=false\n", "").replace("timeout=15", "timeout=3")
+        + &format!("primitive fence-vm02 stonith:fence-process params match=\"{}/{{plug}} remote run\" pcmk_host_list=vm02-remote\n", cluster.dir.path().display());
+    cluster.load(&config)?;
+    cluster
+        .wait_for("Remote-rsc1 on the remote node", SETTLE, |s| {
+            settled_with(s, &["Host-rsc1", "Remote-rsc1", "fence-vm02"]) && node_of(s, "Remote-rsc1").as_deref() == Some("vm02-remote")
+        })
+        .map_err(|e| failure(&cluster, &remote, &e.to_string()))?;
+
+    // Cut off (hung with its socket open): the connection's monitor times out, the remote is
+    // fenced, and only then is Remote-rsc1 recovered on node1.
+    remote.freeze()?;
+    cluster
+        .wait_for("the remote fenced and Remote-rsc1 on node1", SETTLE, |s| node_of(s, "Remote-rsc1").as_deref() == Some("node1") && s["cluster"]["idle"] == true)
+        .map_err(|e| failure(&cluster, &remote, &e.to_string()))?;
+    assert!(remote.has_exited()?, "the fence device did not kill the remote");
+    let history = cluster.atrium_ok(&["fence", "history", "--output", "json"])?;
+    let history: Vec<serde_json::Value> = serde_json::from_str(&history)?;
+    assert!(history.iter().any(|r| r["target"] == "vm02-remote" && r["state"] == "done"), "{history:?}");
+
+    remote.reboot()?;
+    cluster.atrium_ok(&["resource", "cleanup", "vm02-remote"])?;
+    cluster
+        .wait_for("the remote node back with Remote-rsc1", SETTLE, |s| {
+            node_state(s, "vm02-remote").as_deref() == Some("online") && node_of(s, "Remote-rsc1").as_deref() == Some("vm02-remote") && s["cluster"]["idle"] == true
+        })
+        .map_err(|e| failure(&cluster, &remote, &e.to_string()))?;
+    Ok(())
+}
+
 /// A remote node and a key file it does not hold, in a directory of their own.
 fn remote_alone() -> Result<(tempfile::TempDir, TestRemote)> {
     let dir = tempfile::Builder::new().prefix("atrium-test-").tempdir()?;
