@@ -6,7 +6,7 @@ use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const AGENTS: &[&str] = &["dummy", "stateful", "hostile", "docker", "virtual-domain"];
+const AGENTS: &[&str] = &["dummy", "stateful", "hostile", "docker", "virtual-domain", "fence-dummy", "fence-process", "stonith-helper"];
 const TARGET: &str = "wasm32-wasip2";
 
 fn main() {
@@ -15,14 +15,17 @@ fn main() {
     let agents_dir = root.join("agents-wasm");
     let wit_dir = root.join("wit");
     println!("cargo:rerun-if-changed={}", agents_dir.join("Cargo.toml").display());
-    for dir in ["sdk", "dummy", "stateful", "hostile", "docker", "virtual-domain"] {
+    for dir in ["sdk"].iter().chain(AGENTS) {
         println!("cargo:rerun-if-changed={}", agents_dir.join(dir).display());
     }
     println!("cargo:rerun-if-changed={}", wit_dir.display());
 
     check_target_installed();
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
-    let target_dir = out_dir.join("agents-target");
+    // Worktrees that share one CARGO_TARGET_DIR share this OUT_DIR too (cargo's hashes leave the
+    // source path out), so each source tree gets its own agents target: otherwise one tree's
+    // newer SDK build counts as fresh for another tree's changed agents.
+    let target_dir = out_dir.join(format!("agents-target-{:016x}", path_hash(&agents_dir)));
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&agents_dir)
@@ -42,11 +45,18 @@ fn main() {
         panic!("building the WASM agents in {} failed (see the errors above)", agents_dir.display());
     }
     for agent in AGENTS {
-        // Cargo names the artifact after the crate, with '-' turned into '_'.
+        // Cargo names a cdylib after its crate with '-' turned into '_'.
         let built = target_dir.join(TARGET).join("release").join(format!("{}.wasm", agent.replace('-', "_")));
         let dest = out_dir.join(format!("{agent}.wasm"));
         std::fs::copy(&built, &dest).unwrap_or_else(|e| panic!("copying {}: {e}", built.display()));
     }
+}
+
+fn path_hash(path: &Path) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    path.canonicalize().unwrap_or_else(|_| path.to_path_buf()).hash(&mut h);
+    h.finish()
 }
 
 fn check_target_installed() {

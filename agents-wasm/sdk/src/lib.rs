@@ -1,5 +1,6 @@
-//! Bindings for the `resource-agent-world` of `wit/` plus small helpers, so an agent crate
-//! only implements the `Guest` trait and calls `export_resource_agent!`.
+//! Bindings for the worlds of `wit/` plus small helpers, so a resource agent crate only
+//! implements the `Guest` trait and calls `export_resource_agent!`, and a fence agent crate
+//! implements `fence::Guest` and calls `export_fence_agent!`.
 
 wit_bindgen::generate!({
     world: "resource-agent-world",
@@ -17,6 +18,42 @@ pub use exports::atrium::agent::resource_agent::{Guest, Notification};
 pub mod command;
 pub mod http_json;
 pub mod words;
+
+/// The `fence-agent-world`. Its imports and shared types are the ones generated above, so a
+/// fence agent uses the same `OpContext`, `host::*` and helpers as a resource agent. With
+/// `pub_export_macro` each world's exports are embedded only by its export macro, so a
+/// resource agent does not pick up the fence exports (or the other way round).
+pub mod fence {
+    wit_bindgen::generate!({
+        world: "fence-agent-world",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "export_fence_agent",
+        default_bindings_module: "atrium_agent_sdk::fence",
+        with: {
+            "atrium:agent/types@0.1.0": crate::atrium::agent::types,
+            "atrium:agent/log@0.1.0": crate::atrium::agent::log,
+            "atrium:agent/state@0.1.0": crate::atrium::agent::state,
+            "atrium:agent/clock@0.1.0": crate::atrium::agent::clock,
+            "atrium:agent/exec@0.1.0": crate::atrium::agent::exec,
+            "atrium:agent/http@0.1.0": crate::atrium::agent::http,
+        },
+    });
+
+    pub use exports::atrium::agent::fence_agent::{Guest, PowerState};
+
+    /// A comma-separated parameter as trimmed, non-empty items (`plugs`, host lists ...).
+    pub fn list_param(ctx: &crate::OpContext, name: &str) -> Vec<String> {
+        ctx.param(name)
+            .map(|v| v.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sleeps until the action's deadline: what a hung device looks like to the host.
+    pub fn sleep_until_deadline() {
+        while crate::host::clock::sleep_ms(crate::host::clock::remaining_ms().max(1)) {}
+    }
+}
 
 /// Host capabilities, re-exported under short names.
 pub mod host {
@@ -85,6 +122,10 @@ impl Parameter {
     }
     pub fn required(self) -> Self {
         Parameter { required: true, ..self }
+    }
+    /// This parameter as a `select` of `values`.
+    pub fn select(self, values: &[&str]) -> Self {
+        Parameter { content_type: ParamType::Select, values: values.iter().map(|v| v.to_string()).collect(), ..self }
     }
 }
 

@@ -19,14 +19,22 @@ macro_rules! agent {
     };
 }
 
-const BUILTIN: &[BuiltinAgent] = &[agent!("dummy"), agent!("stateful"), agent!("docker"), agent!("virtual-domain")];
+const BUILTIN: &[BuiltinAgent] = &[
+    agent!("docker"),
+    agent!("dummy"),
+    agent!("fence-dummy"),
+    agent!("fence-process"),
+    agent!("stateful"),
+    agent!("stonith-helper"),
+    agent!("virtual-domain"),
+];
 
-/// Every built-in agent (the examples first, then the others in the order they were added).
+/// Every built-in agent, in name order.
 pub fn all() -> &'static [BuiltinAgent] {
     BUILTIN
 }
 
-/// The built-in agent of that name (`dummy`, `stateful`, ...).
+/// The built-in agent of that name (`dummy`, `stateful`, `fence-dummy`, ...).
 pub fn find(name: &str) -> Option<&'static BuiltinAgent> {
     BUILTIN.iter().find(|a| a.name == name)
 }
@@ -47,5 +55,8 @@ mod tests {
         }
         assert!(super::find("dummy").is_some());
         assert!(super::find("nope").is_none());
+        assert!(super::find("stonith-helper").unwrap().manifest.contains("kind = \"fence\""));
+        let names: Vec<&str> = super::all().iter().map(|a| a.name).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "BUILTIN is kept in name order: {names:?}");
     }
 }

@@ -1,12 +1,17 @@
-//! Resolves an agent address to a runnable agent: built-in WASM components through the
-//! runtime, OCF scripts and fence agents through the shim.
+//! Resolves an agent address to a runnable agent: built-in WASM components (resource and fence
+//! agents) through the runtime, OCF scripts and fence-agents executables through the shim.
 
 use anyhow::{Context, Result, bail};
 use atrium_contract::{AgentAddress, AgentClass, BUILTIN_PROVIDER, FenceAgent, FileAttributeStore, ResourceAgent};
 use atrium_ocf_shim::{Shim, ShimConfig};
-use atrium_runtime::{AgentEngine, AgentLimits, DirStateStore, Grants, HostServices, Manifest, RuntimeConfig, WasmAgent};
+use atrium_runtime::{
+    AgentEngine, AgentKind, AgentLimits, DirStateStore, Grants, HostServices, Manifest, RuntimeConfig, WasmAgent, WasmFenceAgent,
+};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
+
+/// The loader signature `WasmAgent::load` and `WasmFenceAgent::load` share.
+type LoadFn<A> = fn(&AgentEngine, &str, &[u8], &Manifest, Grants, HostServices, AgentLimits) -> Result<A, atrium_runtime::RuntimeError>;
 
 pub struct AgentRegistry {
     services: HostServices,
@@ -78,15 +83,22 @@ impl AgentRegistry {
     }
 
     /// Manifest and grants of a built-in WASM agent; `extra` are the administrator's grants.
+    /// `stonith:NAME` names a built-in fence agent.
     pub fn wasm_info(&self, address: &AgentAddress, extra: &[String]) -> Result<(&'static atrium_agents::BuiltinAgent, WasmAgentInfo)> {
-        if address.provider.as_deref() != Some(BUILTIN_PROVIDER) {
+        let fence = address.class == AgentClass::Stonith;
+        if !fence && address.provider.as_deref() != Some(BUILTIN_PROVIDER) {
             bail!("no WASM agent {address}: only the built-in provider '{BUILTIN_PROVIDER}' is installed");
         }
-        let builtin = atrium_agents::find(&address.kind).with_context(|| {
-            let names: Vec<&str> = atrium_agents::all().iter().map(|a| a.name).collect();
-            format!("no built-in WASM agent '{}' (built-in: {})", address.kind, names.join(", "))
-        })?;
-        let manifest = Manifest::parse(builtin.manifest).with_context(|| format!("manifest of {address}"))?;
+        let builtin = atrium_agents::find(&address.kind)
+            .map(|b| (b, Manifest::parse(b.manifest)))
+            .filter(|(_, m)| m.as_ref().map_or(true, |m| (m.kind == AgentKind::Fence) == fence))
+            .with_context(|| {
+                let names: Vec<&str> = atrium_agents::all().iter().map(|a| a.name).collect();
+                let what = if fence { "fence" } else { "WASM" };
+                format!("no built-in {what} agent '{}' (built-in: {})", address.kind, names.join(", "))
+            })?;
+        let (builtin, manifest) = builtin;
+        let manifest = manifest.with_context(|| format!("manifest of {address}"))?;
         let mut grants = Grants::benign_from(&manifest);
         for g in extra {
             grants.add(g).with_context(|| format!("--grant {g}"))?;
@@ -94,36 +106,80 @@ impl AgentRegistry {
         Ok((builtin, WasmAgentInfo { manifest, grants }))
     }
 
+    /// Loads the built-in agent `address` names with `load` (`WasmAgent::load` or
+    /// `WasmFenceAgent::load`), the benign grants plus `grants`, and default limits.
+    fn load_builtin<A>(&self, address: &AgentAddress, grants: &[String], load: LoadFn<A>) -> Result<A> {
+        let (builtin, info) = self.wasm_info(address, grants)?;
+        let services = self.services.clone();
+        Ok(load(self.engine()?, &address.to_string(), builtin.component, &info.manifest, info.grants, services, AgentLimits::default())?)
+    }
+
+    /// A fence agent for a stonith resource's type (`fence-dummy`, `stonith:fence_ipmilan`,
+    /// `stonith:external/stonith-helper`, ...): the built-in WASM fence agent of that name
+    /// when there is one, else the fence-agents executable through the shim. `grants` are the
+    /// administrator's grants for a WASM agent (`exec:pkill`, ...).
+    pub fn fence_agent(&self, agent_type: &str, grants: &[String]) -> Result<Arc<dyn FenceAgent>> {
+        let kind = agent_type.strip_prefix("stonith:").unwrap_or(agent_type);
+        let builtin_name = builtin_fence_name(kind);
+        let builtin = atrium_agents::find(builtin_name).filter(|b| Manifest::parse(b.manifest).is_ok_and(|m| m.kind == AgentKind::Fence));
+        if builtin.is_some() {
+            let address = AgentAddress { class: AgentClass::Stonith, provider: None, kind: builtin_name.to_string() };
+            return Ok(Arc::new(self.load_builtin(&address, grants, WasmFenceAgent::load)?));
+        }
+        let address: AgentAddress = format!("stonith:{kind}").parse().with_context(|| format!("fence agent '{agent_type}'"))?;
+        Ok(Arc::new(self.shim()?.fence_agent(&address)?))
+    }
+
     /// A runnable resource agent for `address`.
     pub fn resource_agent(&self, address: &AgentAddress, grants: &[String]) -> Result<Box<dyn ResourceAgent>> {
         match address.class {
             AgentClass::Wasm => {
-                let (builtin, info) = self.wasm_info(address, grants)?;
-                let agent = WasmAgent::load(
-                    self.engine()?,
-                    &address.to_string(),
-                    builtin.component,
-                    &info.manifest,
-                    info.grants,
-                    self.services.clone(),
-                    AgentLimits::default(),
-                )?;
-                Ok(Box::new(agent))
+                Ok(Box::new(self.load_builtin(address, grants, WasmAgent::load)?))
             }
             AgentClass::Ocf => Ok(Box::new(self.shim()?.resource_agent(address)?)),
-            AgentClass::Stonith => bail!("{address} is a fence agent; use `atrium fence` commands for it"),
+            AgentClass::Stonith => bail!("{address} is a fence agent; run it with `atrium agent run {address} ACTION --plug TARGET`"),
         }
     }
 
-    /// A runnable fence agent for `stonith:TYPE`.
-    pub fn fence_agent(&self, address: &AgentAddress, _grants: &[String]) -> Result<Arc<dyn FenceAgent>> {
-        Ok(Arc::new(self.shim()?.fence_agent(address)?))
-    }
-
-    /// Every agent: built-in WASM agents first, then the installed OCF and fence agents.
+    /// Every agent: built-in WASM agents first (fence agents as `stonith:NAME`), then the
+    /// installed OCF and fence agents.
     pub fn list(&self) -> Result<Vec<AgentAddress>> {
-        let mut all: Vec<AgentAddress> = atrium_agents::all().iter().map(|a| AgentAddress::wasm_builtin(a.name)).collect();
+        let mut all: Vec<AgentAddress> = atrium_agents::all()
+            .iter()
+            .map(|a| match Manifest::parse(a.manifest) {
+                Ok(m) if m.kind == AgentKind::Fence => AgentAddress { class: AgentClass::Stonith, provider: None, kind: a.name.into() },
+                _ => AgentAddress::wasm_builtin(a.name),
+            })
+            .collect();
         all.extend(self.shim()?.list_agents()?);
         Ok(all)
+    }
+}
+
+/// The built-in fence agent a stonith type means: the seed's Linux-HA Japan plugin name
+/// `external/stonith-helper` is ours.
+fn builtin_fence_name(kind: &str) -> &str {
+    match kind {
+        "external/stonith-helper" => "stonith-helper",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AgentRegistry;
+
+    #[test]
+    fn fence_types_resolve_to_builtins_or_the_shim() {
+        let dir = tempfile::tempdir().unwrap();
+        let reg = AgentRegistry::new(dir.path(), "n1", &dir.path().join("cache")).unwrap();
+        let name = |t: &str| reg.fence_agent(t, &[]).map(|a| a.name()).map_err(|e| format!("{e:#}"));
+        assert_eq!(name("fence-dummy").unwrap(), "stonith:fence-dummy");
+        assert_eq!(name("stonith:fence-dummy").unwrap(), "stonith:fence-dummy");
+        let e = name("stonith:external/stonith-helper").unwrap_err();
+        assert!(e.contains("capability 'exec'"), "the built-in helper needs exec: {e}");
+        assert_eq!(reg.fence_agent("stonith:external/stonith-helper", &["exec:ping".into()]).unwrap().name(), "stonith:stonith-helper");
+        assert_eq!(name("stonith:fence_ipmilan").unwrap(), "stonith:fence_ipmilan", "not built in: the shim runs it");
+        assert!(name("stonith:external/riloe").unwrap_err().contains("external/riloe"));
     }
 }

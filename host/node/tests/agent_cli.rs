@@ -153,3 +153,44 @@ fn agents_that_cannot_run_answer_with_ocf_codes() {
     assert_eq!(out.status.code(), Some(2), "a bad OCF environment is invalid arguments");
     assert!(String::from_utf8_lossy(&out.stderr).contains("ocf-exit-reason:"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn builtin_fence_agents_run_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let fence = |action: &str, extra: &[&str]| {
+        let mut args = vec!["agent", "run", "stonith:fence-dummy", action, "--plug", "node2"];
+        args.extend_from_slice(extra);
+        rc(d, &args)
+    };
+    // fence-agents exit codes: status 0 = on, 2 = off; errors 1.
+    assert_eq!(fence("status", &[]), 0);
+    assert_eq!(fence("off", &[]), 0);
+    assert_eq!(fence("status", &[]), 2, "the power state is kept per device between runs");
+    assert_eq!(fence("reboot", &["-p", "mode=fail"]), 1);
+    assert_eq!(fence("on", &["--instance", "other-device"]), 0);
+    assert_eq!(fence("status", &[]), 2, "another device's on did not touch this one");
+    let out = atrium(d, &["agent", "run", "stonith:fence-dummy", "off", "--plug", "n1", "-p", "mode=hang", "--timeout", "300ms"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text.contains("off n1 timed out after 300 ms"), "{text}");
+    let out = atrium(d, &["agent", "run", "stonith:fence-dummy", "off"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("off needs the target: --plug NAME"), "{out:?}");
+
+    let list = String::from_utf8_lossy(&atrium(d, &["agent", "list"]).stdout).to_string();
+    for name in ["stonith:fence-dummy", "stonith:fence-process", "stonith:stonith-helper", "wasm:atrium:dummy"] {
+        assert!(list.lines().any(|l| l == name), "{name} not in:\n{list}");
+    }
+    // The seed's name for the helper resolves to the built-in agent.
+    let md = atrium(d, &["agent", "meta-data", "stonith:external/stonith-helper", "--grant", "exec:ping"]);
+    assert!(md.status.success(), "{md:?}");
+    assert!(String::from_utf8_lossy(&md.stdout).contains("dead_check_target"));
+    // Exec-using fence agents need the administrator's grant.
+    let out = atrium(d, &["agent", "run", "stonith:fence-process", "status", "--plug", "n1", "-p", "match=x-{plug}"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("capability 'exec'") && text.contains("not granted"), "{text}");
+    let granted = ["agent", "run", "stonith:fence-process", "status", "--plug", "n1", "-p", "match=atrium-no-such-process-{plug}"];
+    assert_eq!(rc(d, &[&granted[..], &["--grant", "exec:pgrep", "--grant", "exec:pkill"]].concat()), 2);
+}

@@ -4,7 +4,7 @@ use super::OutputFormat;
 use crate::paths;
 use crate::registry::AgentRegistry;
 use anyhow::{Context, Result, bail};
-use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, OcfStatus, OpResult, XmlFlavour};
+use atrium_contract::{Action, ActionRequest, AgentAddress, AgentClass, FenceRequest, OcfStatus, OpResult, PowerState, XmlFlavour};
 use clap::{Subcommand, ValueEnum};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,6 +29,9 @@ pub enum AgentCommand {
         agent: String,
         #[arg(long, value_enum, default_value_t = Flavour::Ocf11)]
         flavour: Flavour,
+        /// Grants a WASM agent needs to load (exec:ping for stonith-helper, ...).
+        #[arg(long = "grant")]
+        grants: Vec<String>,
     },
     /// Show what a WASM agent asks of the host and what it is granted.
     Info {
@@ -37,12 +40,18 @@ pub enum AgentCommand {
         #[arg(long = "grant")]
         grants: Vec<String>,
     },
-    /// Run one action and exit with its OCF code.
+    /// Run one action and exit with its OCF code. A fence agent (`stonith:fence-dummy`,
+    /// `stonith:fence_ipmilan`, ...) runs on, off, reboot, status, list, monitor or metadata on
+    /// `--plug` with the device parameters in `--param`, and exits as fence-agents do: 0
+    /// success (status: on), 2 status off, 1 error.
     Run {
         agent: String,
         /// start, stop, monitor, promote, demote, migrate_to, migrate_from, notify, reload,
         /// validate-all, meta-data.
         action: String,
+        /// Fence target (port/plug) for a fence agent's on, off, reboot and status.
+        #[arg(long)]
+        plug: Option<String>,
         /// Instance parameter NAME=VALUE (repeatable).
         #[arg(long = "param", short = 'p')]
         params: Vec<String>,
@@ -58,7 +67,7 @@ pub enum AgentCommand {
         /// Monitor depth (OCF_CHECK_LEVEL).
         #[arg(long, default_value_t = 0)]
         depth: u32,
-        /// Resource instance name (default: the agent's type).
+        /// Resource instance name, or a fence agent's device name (default: the agent's type).
         #[arg(long)]
         instance: Option<String>,
         /// Node name the agent sees (default: this host's name).
@@ -152,6 +161,76 @@ fn print_result(agent: &AgentAddress, action: &str, r: &OpResult, output: Output
     }
 }
 
+/// The type of a fence agent named `stonith:TYPE` (TYPE may be `external/stonith-helper`,
+/// which is not a valid address part).
+fn fence_type(agent: &str) -> Option<&str> {
+    agent.strip_prefix("stonith:")
+}
+
+/// One `atrium agent run` of a fence agent.
+struct FenceCall {
+    device: String,
+    action: String,
+    plug: Option<String>,
+    params: BTreeMap<String, String>,
+    timeout: Duration,
+}
+
+/// What a fence call answered, for printing and the exit code.
+enum FenceAnswer {
+    Done,
+    Power(PowerState),
+    Plugs(Vec<String>),
+    MetaData(String),
+}
+
+/// Runs a fence action and exits as fence-agents executables do: 0 success (and status on),
+/// 2 status off, 1 any error.
+fn run_fence(reg: &AgentRegistry, agent: &str, grants: &[String], call: FenceCall, output: OutputFormat) -> Result<ExitCode> {
+    let req = FenceRequest { device: call.device.clone(), params: call.params.clone(), timeout: call.timeout };
+    let plug = || {
+        call.plug.as_deref().with_context(|| format!("{} needs the target: --plug NAME", call.action))
+    };
+    let answer = reg.fence_agent(agent, grants).and_then(|fa| {
+        Ok(match call.action.as_str() {
+            "on" => fa.on(&req, plug()?).map(|_| FenceAnswer::Done)?,
+            "off" => fa.off(&req, plug()?).map(|_| FenceAnswer::Done)?,
+            "reboot" => fa.reboot(&req, plug()?).map(|_| FenceAnswer::Done)?,
+            "status" => FenceAnswer::Power(fa.status(&req, plug()?)?),
+            "list" => FenceAnswer::Plugs(fa.list(&req)?),
+            "monitor" => fa.monitor(&req).map(|_| FenceAnswer::Done)?,
+            "metadata" | "meta-data" => FenceAnswer::MetaData(fa.meta_data()?.to_ocf_xml(XmlFlavour::Ocf11)),
+            other => bail!("unknown fence action '{other}' (on, off, reboot, status, list, monitor, metadata)"),
+        })
+    });
+    let rc: u8 = match &answer {
+        Ok(FenceAnswer::Power(PowerState::Off)) => 2,
+        Ok(FenceAnswer::Power(PowerState::Unknown)) | Err(_) => 1,
+        Ok(_) => 0,
+    };
+    let target = call.plug.as_deref().map(|p| format!(" {p}")).unwrap_or_default();
+    match (output, &answer) {
+        (_, Ok(FenceAnswer::MetaData(xml))) => print!("{xml}"),
+        (OutputFormat::Json, _) => {
+            let mut v = serde_json::json!({"agent": agent, "device": call.device, "action": call.action, "plug": call.plug, "rc": rc});
+            match &answer {
+                Ok(FenceAnswer::Power(p)) => v["power"] = serde_json::to_value(p)?,
+                Ok(FenceAnswer::Plugs(list)) => v["plugs"] = serde_json::to_value(list)?,
+                Err(e) => v["error"] = format!("{e:#}").into(),
+                _ => {}
+            }
+            println!("{v}");
+        }
+        (OutputFormat::Text, Ok(FenceAnswer::Power(p))) => {
+            println!("{agent} status{target}: {}", serde_json::to_value(p)?.as_str().unwrap_or_default())
+        }
+        (OutputFormat::Text, Ok(FenceAnswer::Plugs(list))) => println!("{agent} list: {}", list.join(" ")),
+        (OutputFormat::Text, Ok(_)) => println!("{agent} {}{target}: ok", call.action),
+        (OutputFormat::Text, Err(e)) => println!("{agent} {}{target}: rc=1 ({e:#})", call.action),
+    }
+    Ok(ExitCode::from(rc))
+}
+
 pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> Result<ExitCode> {
     match cmd {
         AgentCommand::List => {
@@ -176,11 +255,10 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
             }
             Ok(ExitCode::SUCCESS)
         }
-        AgentCommand::MetaData { agent, flavour } => {
-            let addr = address(&agent)?;
-            let md = match addr.class {
-                AgentClass::Stonith => atrium_contract::FenceAgent::meta_data(&registry(data_dir, None)?.shim()?.fence_agent(&addr)?)?,
-                _ => registry(data_dir, None)?.resource_agent(&addr, &[])?.meta_data()?,
+        AgentCommand::MetaData { agent, flavour, grants } => {
+            let md = match fence_type(&agent) {
+                Some(_) => registry(data_dir, None)?.fence_agent(&agent, &grants)?.meta_data()?,
+                None => registry(data_dir, None)?.resource_agent(&address(&agent)?, &grants)?.meta_data()?,
             };
             let flavour = match flavour {
                 Flavour::Ocf11 => XmlFlavour::Ocf11,
@@ -194,7 +272,7 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
         }
         AgentCommand::Info { agent, grants } => {
             let addr = address(&agent)?;
-            if addr.class != AgentClass::Wasm {
+            if addr.class == AgentClass::Ocf {
                 bail!("{addr} is an OCF script: it runs with the node's privileges and has no capability manifest");
             }
             let reg = registry(data_dir, None)?;
@@ -242,7 +320,21 @@ pub fn run(cmd: AgentCommand, data_dir: Option<&Path>, output: OutputFormat) -> 
             }
             Ok(if missing.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
         }
-        AgentCommand::Run { agent, action, params, meta, timeout, interval, depth, instance, node, peer, grants, ocf_env } => {
+        AgentCommand::Run { agent, action, plug, params, meta, timeout, interval, depth, instance, node, peer, grants, ocf_env } => {
+            if let Some(kind) = fence_type(&agent) {
+                let call = FenceCall {
+                    device: instance.unwrap_or_else(|| kind.to_string()),
+                    action,
+                    plug,
+                    params: parse_kv(&params, "param")?,
+                    timeout: parse_duration("timeout", &timeout)?,
+                };
+                let reg = registry(data_dir, node.as_deref())?;
+                return run_fence(&reg, &agent, &grants, call, output);
+            }
+            if plug.is_some() {
+                bail!("--plug is for fence agents (stonith:NAME); {agent} is a resource agent");
+            }
             let addr = address(&agent)?;
             let parsed = action.parse::<Action>();
             // An action outside the contract gets the request a monitor would; only its name differs.

@@ -29,7 +29,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use atrium_cib::Cib;
-use atrium_contract::{AgentAddress, FenceAgent};
+use atrium_contract::FenceAgent;
 use serde::{Deserialize, Serialize};
 
 use crate::registry::AgentRegistry;
@@ -113,9 +113,8 @@ impl FenceAgents {
         let agent: Arc<dyn FenceAgent> = if agent_type == "fence_kdump" {
             Arc::new(kdump::KdumpAgent::new(Arc::clone(&self.kdump), self.members.clone()))
         } else {
-            let address: AgentAddress = format!("stonith:{agent_type}").parse().map_err(|e| format!("{e}"))?;
-            let grants = self.grants.get(&address.to_string()).cloned().unwrap_or_default();
-            self.registry.fence_agent(&address, &grants).map_err(|e| format!("{e:#}"))?
+            let grants = self.grants.get(&format!("stonith:{agent_type}")).cloned().unwrap_or_default();
+            self.registry.fence_agent(agent_type, &grants).map_err(|e| format!("{e:#}"))?
         };
         self.loaded.lock().unwrap().insert(agent_type.to_string(), Arc::clone(&agent));
         Ok(agent)
