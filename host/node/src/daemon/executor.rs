@@ -374,13 +374,7 @@ impl Executor {
                 return;
             }
         };
-        let changes: BTreeMap<String, Option<String>> = {
-            let synced = self.synced_attributes.lock().unwrap();
-            let mut changes: BTreeMap<String, Option<String>> =
-                current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-            changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
-            changes
-        };
+        let changes = attribute_changes(&self.synced_attributes.lock().unwrap(), &current);
         if changes.is_empty() {
             return;
         }
@@ -389,6 +383,14 @@ impl Executor {
             *self.synced_attributes.lock().unwrap() = current;
         }
     }
+}
+
+/// What to send the CIB so that it holds `current` where it held `synced` (None removes).
+pub(crate) fn attribute_changes(synced: &BTreeMap<String, String>, current: &BTreeMap<String, String>) -> BTreeMap<String, Option<String>> {
+    let mut changes: BTreeMap<String, Option<String>> =
+        current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
+    changes
 }
 
 fn op_status_name(s: i32) -> &'static str {

@@ -16,7 +16,7 @@
 
 pub mod cib_state;
 mod dc;
-mod executor;
+pub(crate) mod executor;
 pub mod node_config;
 pub mod pe_inputs;
 pub mod plan;

@@ -19,6 +19,7 @@ use atrium_transport::{ClusterKey, Identity, Requester};
 use super::protocol::{RemoteRequest, RemoteResponse};
 use super::{CONNECTION_AGENT, DEFAULT_PORT};
 use crate::daemon::cib_state::CibCommand;
+use crate::daemon::executor::attribute_changes;
 use crate::daemon::transition::Step;
 use crate::daemon::{NodeContext, now_ms};
 
@@ -189,13 +190,7 @@ impl RemoteLinks {
 
     async fn sync_attributes(&self, ctx: &NodeContext, node: &str, current: BTreeMap<String, String>) {
         let Some(link) = self.link(node) else { return };
-        let changes: BTreeMap<String, Option<String>> = {
-            let synced = link.synced.lock().unwrap();
-            let mut changes: BTreeMap<String, Option<String>> =
-                current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-            changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
-            changes
-        };
+        let changes = attribute_changes(&link.synced.lock().unwrap(), &current);
         if changes.is_empty() {
             return;
         }
