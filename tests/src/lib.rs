@@ -10,6 +10,7 @@ pub mod libvirt;
 pub mod logs;
 pub mod netns;
 pub mod procfs;
+pub mod remote;
 pub mod stats;
 
 use anyhow::{Context, Result, bail};

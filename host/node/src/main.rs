@@ -12,6 +12,7 @@ mod fencing;
 mod logging;
 mod paths;
 mod registry;
+mod remote;
 
 use atrium_ocf_shim::helpers::{HelperTool, main_from_env};
 use std::process::ExitCode;

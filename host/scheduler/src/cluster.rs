@@ -622,6 +622,10 @@ impl<'a> Cluster<'a> {
             let failed = p.history.values().any(|h| h.failed);
             if running && failed && self.opts.fencing_enabled {
                 self.nodes[n].unclean = Some("remote connection is unrecoverable".into());
+            } else if running && failed {
+                // Without fencing the remote node is down for good, as a lost cluster node is:
+                // its resources count as stopped and are recovered elsewhere.
+                self.nodes[n].lost = true;
             } else if running && !failed {
                 self.nodes[n].online = true;
             }

@@ -6,7 +6,7 @@
 //! handshake  nonces + HKDF-SHA256 session keys + HMAC proofs, node identities, version
 //! frame      length-prefixed ChaCha20-Poly1305 frames with counter nonces
 //! connection Listener / connect / Connection (split into SendHalf + RecvHalf)
-//! rpc        Requester / serve: request/response with correlation ids
+//! rpc        Requester / serve / serve_concurrent: request/response with correlation ids
 //! error      KeyError, TransportError
 //! ```
 
@@ -25,4 +25,4 @@ pub use error::{KeyError, TransportError};
 pub use frame::DEFAULT_MAX_FRAME_LEN;
 pub use handshake::{Identity, PROTOCOL_VERSION};
 pub use key::{ClusterKey, Overwrite};
-pub use rpc::{Requester, serve};
+pub use rpc::{Requester, serve, serve_concurrent};

@@ -94,6 +94,13 @@ where
     }
 }
 
+impl<Req, Resp> Requester<Req, Resp> {
+    /// True once the connection is gone: every later request fails at once.
+    pub fn is_closed(&self) -> bool {
+        self.waiters.lock().expect("waiters lock").closed
+    }
+}
+
 impl<Req, Resp> Drop for Requester<Req, Resp> {
     fn drop(&mut self) {
         self.reader.abort();
@@ -158,6 +165,41 @@ where
         let body = handler(body).await;
         if let Err(error) = tx.send_msg(&Envelope { id, body }).await {
             return error;
+        }
+    }
+}
+
+/// Like [`serve`], but each request runs in a task of its own, so a slow request does not hold
+/// up the others; responses go back in the order they finish. When the connection ends, the
+/// handlers still running are dropped (work they handed to tasks of their own goes on).
+pub async fn serve_concurrent<Req, Resp, F, Fut>(conn: Connection, handler: F) -> TransportError
+where
+    Req: DeserializeOwned,
+    Resp: Serialize + Send + 'static,
+    F: Fn(Req) -> Fut,
+    Fut: Future<Output = Resp> + Send + 'static,
+{
+    let (mut tx, mut rx) = conn.split();
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<Envelope<Resp>>();
+    let mut handlers = tokio::task::JoinSet::new();
+    loop {
+        while handlers.try_join_next().is_some() {}
+        tokio::select! {
+            received = rx.recv_msg::<Envelope<Req>>() => match received {
+                Ok(Envelope { id, body }) => {
+                    let reply = handler(body);
+                    let done_tx = done_tx.clone();
+                    handlers.spawn(async move {
+                        let _ = done_tx.send(Envelope { id, body: reply.await });
+                    });
+                }
+                Err(error) => return error,
+            },
+            Some(envelope) = done_rx.recv() => {
+                if let Err(error) = tx.send_msg(&envelope).await {
+                    return error;
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ mod configure;
 mod fence;
 mod node;
 mod property;
+mod remote;
 mod resource;
 mod simulate;
 pub mod status;
@@ -68,6 +69,9 @@ pub enum Command {
     /// Run the scheduler offline on a CIB or crm file (like crm_simulate), or replay a
     /// decision the DC made.
     Simulate(simulate::SimulateArgs),
+    /// Run this machine as a remote node, or check that one answers.
+    #[command(subcommand)]
+    Remote(remote::RemoteCommand),
 }
 
 #[derive(Subcommand)]
@@ -83,6 +87,7 @@ impl Command {
         match self {
             Command::Agent(a) => a.only_prints(),
             Command::Up(_) | Command::Node(_) => false,
+            Command::Remote(_) => false,
             _ => true,
         }
     }
@@ -100,6 +105,10 @@ pub fn main() -> ExitCode {
             Ok(config) => logging::init("info", cli.log_format, Some(&config.data_dir.join("atrium.log"))).and_then(|()| node::run_daemon(config)),
             Err(e) => Err(e),
         },
+        // The remote node's daemon logs like a node's.
+        Command::Remote(remote::RemoteCommand::Run { listen, key_file }) => {
+            logging::init("info", cli.log_format, Some(&data_dir.join("atrium.log"))).and_then(|()| remote::run_daemon(listen, &key_file, &data_dir))
+        }
         command => logging::init("warn", cli.log_format, None).and_then(|()| match command {
             Command::Up(args) => up::run(args, cli.data_dir.as_deref(), cli.output),
             Command::Status(args) => status::run(args, &data_dir, cli.output),
@@ -111,6 +120,7 @@ pub fn main() -> ExitCode {
             Command::Cluster(ClusterCommand::Init(args)) => cluster::init(args),
             Command::Agent(cmd) => agent::run(cmd, cli.data_dir.as_deref(), cli.output),
             Command::Simulate(args) => simulate::run(args, &data_dir, cli.output),
+            Command::Remote(cmd) => remote::run(cmd, cli.output),
         }),
     };
     match result {

@@ -67,16 +67,17 @@ pub fn render(r: &StatusReport) -> String {
     out.push_str("\nNode List:\n");
     let mut nodes: Vec<_> = r.nodes.iter().collect();
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
-    let list = |state: &str| nodes.iter().filter(|n| n.state == state).map(|n| n.name.as_str()).collect::<Vec<_>>();
-    for (label, state) in [("Online", "online"), ("OFFLINE", "offline")] {
-        let names = list(state);
+    let list = |state: &str, remote: bool| nodes.iter().filter(|n| n.state == state && n.remote == remote).map(|n| n.name.as_str()).collect::<Vec<_>>();
+    for (label, state, remote) in [("Online", "online", false), ("OFFLINE", "offline", false), ("RemoteOnline", "online", true), ("RemoteOFFLINE", "offline", true)] {
+        let names = list(state, remote);
         if !names.is_empty() {
             out.push_str(&format!("  * {label}: [ {} ]\n", names.join(" ")));
         }
     }
     for n in nodes.iter().filter(|n| !matches!(n.state.as_str(), "online" | "offline")) {
         let state = if n.state == "unclean" { "UNCLEAN".to_string() } else { n.state.clone() };
-        out.push_str(&format!("  * Node {}: {state}\n", n.name));
+        let kind = if n.remote { "RemoteNode" } else { "Node" };
+        out.push_str(&format!("  * {kind} {}: {state}\n", n.name));
     }
 
     out.push_str("\nFull List of Resources:\n");
@@ -227,6 +228,8 @@ mod tests {
             nodes: vec![
                 NodeReport { name: "n1".into(), id: "1".into(), state: "online".into(), dc: true, remote: false },
                 NodeReport { name: "n2".into(), id: "2".into(), state: "standby".into(), dc: false, remote: false },
+                NodeReport { name: "vm02-remote".into(), id: "".into(), state: "online".into(), dc: false, remote: true },
+                NodeReport { name: "vm03-remote".into(), id: "".into(), state: "offline".into(), dc: false, remote: true },
             ],
             resources: vec![
                 ResourceReport::Group { id: "g".into(), disabled: false, members: vec![prim("a", "Started", Some("n1")), prim("b", "Failed", Some("n1"))] },
@@ -240,6 +243,8 @@ mod tests {
             "Current DC: n1 (1) - partition with quorum",
             "* Online: [ n1 ]",
             "* Node n2: standby",
+            "* RemoteOnline: [ vm02-remote ]",
+            "* RemoteOFFLINE: [ vm03-remote ]",
             "* Resource Group: g:",
             "    * b\t(wasm:atrium:dummy):\t FAILED n1",
             "* Clone Set: c:",

@@ -305,7 +305,9 @@ impl CibState {
         if let Some(t) = &mut self.transition {
             for s in &mut t.steps {
                 let runs_there = s.is_executed() && !matches!(s.kind, StepKind::Fence { .. });
-                if s.node.as_deref() == Some(node) && matches!(s.state, StepState::Dispatched { .. }) && runs_there {
+                // A remote node's actions end with the full node carrying them, too.
+                let on_node = s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node);
+                if on_node && matches!(s.state, StepState::Dispatched { .. }) && runs_there {
                     s.state = StepState::Failed { reason: reason.to_string() };
                 }
             }
@@ -502,7 +504,9 @@ impl CibState {
         // and any other result are new input for the DC.
         let expected = running_step.is_some() && !r.is_failure() && r.rc == r.target_rc;
         if let Some(step) = running_step {
-            step.state = if r.is_failure() {
+            // An unexpected result (a probe finding the resource running) is no failure, but what
+            // was ordered after the step assumed the expected one: it must not run.
+            step.state = if r.is_failure() || r.rc != r.target_rc {
                 StepState::Failed { reason: format!("rc {}{}", r.rc, r.exit_reason.as_deref().map(|e| format!(": {e}")).unwrap_or_default()) }
             } else {
                 StepState::Done
@@ -748,6 +752,7 @@ mod tests {
             task: "start".into(),
             interval_ms: 0,
             node: Some(node.into()),
+            via: None,
             agent: Some("wasm:atrium:dummy".into()),
             params: BTreeMap::new(),
             meta: BTreeMap::new(),

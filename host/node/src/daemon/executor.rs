@@ -18,6 +18,7 @@ use super::transition::{Step, StepKind, StepState};
 use super::{NodeContext, now_ms};
 use crate::fencing::DeviceResource;
 use crate::registry::AgentRegistry;
+use crate::remote::links::RemoteLinks;
 
 pub struct Executor {
     ctx: Arc<NodeContext>,
@@ -36,11 +37,15 @@ pub struct Executor {
     rejoining: std::sync::atomic::AtomicBool,
     /// Set while the node has lost quorum and applies no-quorum-policy: nothing new starts.
     held: std::sync::atomic::AtomicBool,
+    /// Connections to remote nodes held here, and the operations carried over them.
+    remotes: RemoteLinks,
 }
 
 impl Executor {
     pub fn new(ctx: Arc<NodeContext>, registry: Arc<AgentRegistry>) -> Arc<Executor> {
+        let remotes = RemoteLinks::new(&ctx);
         Arc::new(Executor {
+            remotes,
             ctx,
             registry,
             agents: Mutex::new(HashMap::new()),
@@ -122,7 +127,7 @@ impl Executor {
             let mine: Vec<Step> = t
                 .steps
                 .iter()
-                .filter(|s| s.node.as_deref() == Some(me) && matches!(s.state, StepState::Dispatched { .. }))
+                .filter(|s| (s.node.as_deref() == Some(me) || s.via.as_deref() == Some(me)) && matches!(s.state, StepState::Dispatched { .. }))
                 .filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown))
                 .cloned()
                 .collect();
@@ -192,8 +197,9 @@ impl Executor {
         let rsc = step.instance.clone().unwrap_or_default();
         let started_ms = now_ms();
         let begin = Instant::now();
+        let monitors = monitor_key(step);
         let mut report = OpReport {
-            node: self.ctx.name.clone(),
+            node: step.node.clone().unwrap_or_else(|| self.ctx.name.clone()),
             rsc: rsc.clone(),
             agent_kind: step.agent.clone().unwrap_or_default(),
             task: step.task.clone(),
@@ -207,15 +213,22 @@ impl Executor {
             step: at,
         };
         if step.task == "cancel" {
-            self.cancel_monitor(&rsc, step.interval_ms);
+            self.cancel_monitor(&monitors, step.interval_ms);
             return report;
         }
         if step.task == "stop" {
-            self.cancel_monitors_of(&rsc);
+            self.cancel_monitors_of(&monitors);
+            if step.agent.as_deref() == Some(crate::remote::CONNECTION_AGENT) {
+                self.cancel_monitors_on(&rsc);
+            }
         }
-        let result = match (self.agent(step.agent.as_deref()).await, request_for(step)) {
-            (Ok(agent), Ok(request)) => tokio::task::spawn_blocking(move || agent.execute(&request)).await.context("agent call panicked"),
-            (Err(e), _) | (_, Err(e)) => Err(e),
+        let result = match (RemoteLinks::handles(step, &self.ctx.name), request_for(step)) {
+            (true, Ok(request)) => self.remotes.execute(&self.ctx, step, request, at).await,
+            (false, Ok(request)) => match self.agent(step.agent.as_deref()).await {
+                Ok(agent) => tokio::task::spawn_blocking(move || agent.execute(&request)).await.context("agent call panicked"),
+                Err(e) => Err(e),
+            },
+            (_, Err(e)) => Err(e),
         };
         match result {
             Ok(r) => {
@@ -292,7 +305,7 @@ impl Executor {
 
     fn start_monitor(self: &Arc<Self>, step: &Step, first_rc: i32) {
         let rsc = step.instance.clone().unwrap_or_default();
-        let key = (rsc.clone(), step.interval_ms);
+        let key = (monitor_key(step), step.interval_ms);
         let me = Arc::clone(self);
         let step = step.clone();
         let span = info_span!("monitor", rsc = %rsc, interval_ms = step.interval_ms);
@@ -303,6 +316,9 @@ impl Executor {
                 every.tick().await;
                 loop {
                     every.tick().await;
+                    if me.remotes.unreachable(&step, &me.ctx.name) {
+                        continue;
+                    }
                     let report = me.execute(&step, None).await;
                     if report.rc != last_rc || report.op_status != op_status::DONE {
                         last_rc = report.rc;
@@ -332,6 +348,17 @@ impl Executor {
         });
     }
 
+    /// A remote node's connection left this node: its resources are no longer monitored from here.
+    fn cancel_monitors_on(&self, remote: &str) {
+        let suffix = format!("@{remote}");
+        self.monitors.lock().unwrap().retain(|(r, _), h| {
+            if r.ends_with(&suffix) {
+                h.abort();
+            }
+            !r.ends_with(&suffix)
+        });
+    }
+
     pub fn cancel_all_monitors(&self) {
         for (_, h) in self.monitors.lock().unwrap().drain() {
             h.abort();
@@ -348,13 +375,7 @@ impl Executor {
                 return;
             }
         };
-        let changes: BTreeMap<String, Option<String>> = {
-            let synced = self.synced_attributes.lock().unwrap();
-            let mut changes: BTreeMap<String, Option<String>> =
-                current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
-            changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
-            changes
-        };
+        let changes = attribute_changes(&self.synced_attributes.lock().unwrap(), &current);
         if changes.is_empty() {
             return;
         }
@@ -365,12 +386,30 @@ impl Executor {
     }
 }
 
+/// What to send the CIB so that it holds `current` where it held `synced` (None removes).
+pub(crate) fn attribute_changes(synced: &BTreeMap<String, String>, current: &BTreeMap<String, String>) -> BTreeMap<String, Option<String>> {
+    let mut changes: BTreeMap<String, Option<String>> =
+        current.iter().filter(|(k, v)| synced.get(*k) != Some(v)).map(|(k, v)| (k.clone(), Some(v.clone()))).collect();
+    changes.extend(synced.keys().filter(|k| !current.contains_key(*k)).map(|k| (k.clone(), None)));
+    changes
+}
+
 fn op_status_name(s: i32) -> &'static str {
     match s {
         op_status::DONE => "done",
         op_status::TIMEOUT => "timeout",
         op_status::CANCELLED => "cancelled",
         _ => "error",
+    }
+}
+
+/// Recurring monitors by resource: a remote node's resources as `rsc@node`, since the full
+/// node carrying them may run an instance of the same name itself (anonymous clones).
+fn monitor_key(step: &Step) -> String {
+    let rsc = step.instance.clone().unwrap_or_default();
+    match (&step.via, &step.node) {
+        (Some(_), Some(node)) => format!("{rsc}@{node}"),
+        _ => rsc,
     }
 }
 

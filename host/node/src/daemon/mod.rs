@@ -16,7 +16,7 @@
 
 pub mod cib_state;
 mod dc;
-mod executor;
+pub(crate) mod executor;
 pub mod node_config;
 pub mod pe_inputs;
 pub mod plan;
@@ -122,7 +122,7 @@ pub fn now_ms() -> u64 {
 
 /// The node's per-boot directory: emptied when the machine booted since it was last used, as
 /// /run is, so agents that keep "running" markers there start clean after a reboot.
-fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf> {
+pub(crate) fn prepare_run_dir(data_dir: &Path) -> Result<PathBuf> {
     let run = data_dir.join("run");
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap_or_default();
     let marker = run.join("boot_id");

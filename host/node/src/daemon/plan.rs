@@ -37,6 +37,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
                 task: a.task.to_string(),
                 interval_ms: a.interval_ms,
                 node: a.node.as_deref().map(str::to_string),
+                via: None,
                 agent: None,
                 params: BTreeMap::new(),
                 meta: BTreeMap::new(),
@@ -54,6 +55,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
         })
         .collect();
     name_migration_peers(&mut steps);
+    crate::remote::routing::assign_via(&mut steps, schedule, &config);
     let mut edges = schedule.graph.edges.clone();
     // The DC leaves last, so the others' shutdowns are recorded while it still leads.
     let shutdowns: Vec<&Step> = steps.iter().filter(|s: &&Step| s.kind == StepKind::Shutdown).collect();

@@ -49,6 +49,10 @@ pub struct Step {
     pub task: String,
     pub interval_ms: u64,
     pub node: Option<String>,
+    /// For an action on a remote node, the full node that carries it over the remote's
+    /// connection (see `remote::routing`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
     /// Agent address (`ocf:heartbeat:Dummy`, `wasm:atrium:dummy`) for resource actions, as
     /// the status section records it too.
     pub agent: Option<String>,
@@ -176,6 +180,7 @@ mod tests {
             task: "start".into(),
             interval_ms: 0,
             node: Some("n1".into()),
+            via: None,
             agent: None,
             params: BTreeMap::new(),
             meta: BTreeMap::new(),
