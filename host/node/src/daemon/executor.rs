@@ -20,8 +20,19 @@ use crate::fencing::DeviceResource;
 use crate::registry::AgentRegistry;
 use crate::remote::links::RemoteLinks;
 
+/// Results carried by one Raft entry at most.
+const MAX_RESULTS_PER_COMMIT: usize = 256;
+
+/// Results waiting to be committed, and whether a task is committing them.
+#[derive(Default)]
+struct ResultQueue {
+    pending: Vec<(OpReport, tokio::sync::oneshot::Sender<()>)>,
+    flushing: bool,
+}
+
 pub struct Executor {
     ctx: Arc<NodeContext>,
+    results: Mutex<ResultQueue>,
     registry: Arc<AgentRegistry>,
     /// Loaded agents by address: a WASM agent is compiled once, not per action.
     agents: Mutex<HashMap<String, Arc<dyn ResourceAgent>>>,
@@ -46,6 +57,7 @@ impl Executor {
         let remotes = RemoteLinks::new(&ctx);
         Arc::new(Executor {
             remotes,
+            results: Mutex::default(),
             ctx,
             registry,
             agents: Mutex::new(HashMap::new()),
@@ -299,8 +311,39 @@ impl Executor {
         if let Err(e) = self.ctx.db.op_history().record(&record).await {
             warn!(error = %e, "could not record the operation in the history");
         }
-        let _ = self.ctx.propose_until_done(CibCommand::OpResult(Box::new(report))).await;
+        self.commit_result(report).await;
         self.sync_attributes().await;
+    }
+
+    /// Puts a result into the CIB, returning once it is committed. Results that arrive while
+    /// another batch is being committed go together in the next one (group commit): a busy
+    /// node spends one Raft round per batch, not per result.
+    async fn commit_result(&self, report: OpReport) {
+        let (done, committed) = tokio::sync::oneshot::channel();
+        let leads = {
+            let mut q = self.results.lock().unwrap();
+            q.pending.push((report, done));
+            !std::mem::replace(&mut q.flushing, true)
+        };
+        if leads {
+            loop {
+                let batch = {
+                    let mut q = self.results.lock().unwrap();
+                    if q.pending.is_empty() {
+                        q.flushing = false;
+                        break;
+                    }
+                    let n = q.pending.len().min(MAX_RESULTS_PER_COMMIT);
+                    q.pending.drain(..n).collect::<Vec<_>>()
+                };
+                let (reports, waiters): (Vec<OpReport>, Vec<_>) = batch.into_iter().unzip();
+                let _ = self.ctx.propose_until_done(CibCommand::OpResults(reports)).await;
+                for w in waiters {
+                    let _ = w.send(());
+                }
+            }
+        }
+        let _ = committed.await;
     }
 
     fn start_monitor(self: &Arc<Self>, step: &Step, first_rc: i32) {
