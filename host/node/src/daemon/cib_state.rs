@@ -123,7 +123,7 @@ pub enum CibCommand {
     AbortTransition { transition: u64, reason: String },
     /// Operation results, in the order they were reported (a node batches the results that
     /// arrive while its previous batch is being committed).
-    OpResults(Vec<OpReport>),
+    OpResults { results: Vec<OpReport> },
     /// A step that is not an agent operation finished (shutdown, fencing).
     StepFinished { transition: u64, step: usize, error: Option<String> },
     /// Transient attributes a node's agents set (None removes).
@@ -699,8 +699,8 @@ impl ReplicatedState for CibState {
             CibCommand::NodesLost { nodes, at_ms } => self.nodes_lost(nodes, *at_ms),
             CibCommand::StartTransition { transition } => self.start_transition((**transition).clone(), ctx),
             CibCommand::AbortTransition { transition, reason } => self.abort(*transition, reason),
-            CibCommand::OpResults(reports) => {
-                let summaries: Vec<String> = reports.iter().map(|r| self.op_result(r)).map(|reply| match reply {
+            CibCommand::OpResults { results } => {
+                let summaries: Vec<String> = results.iter().map(|r| self.op_result(r)).map(|reply| match reply {
                     CibReply::Ok { summary, .. } => summary,
                     CibReply::Rejected { reason } => reason,
                 }).collect();
@@ -788,7 +788,7 @@ mod tests {
         assert_eq!(t.steps[1].state, StepState::Pending);
 
         let generation = s.generation;
-        s.apply(&CibCommand::OpResults(vec![report("n1", "start", 0, 0, 0, Some((1, 0)))]), ctx(2));
+        s.apply(&CibCommand::OpResults { results: vec![report("n1", "start", 0, 0, 0, Some((1, 0)))] }, ctx(2));
         let t = s.transition.as_ref().unwrap();
         assert_eq!(t.steps[0].state, StepState::Done);
         assert_eq!(t.steps[1].state, StepState::Done, "the marker completes once its predecessor has");
@@ -798,7 +798,7 @@ mod tests {
         assert_eq!(lrm.ops[0].id, "web_last_0");
 
         // A recurring monitor reports a failure: fail count, last failure, new input.
-        s.apply(&CibCommand::OpResults(vec![report("n1", "monitor", 10_000, 7, 0, None)]), ctx(2));
+        s.apply(&CibCommand::OpResults { results: vec![report("n1", "monitor", 10_000, 7, 0, None)] }, ctx(2));
         let attrs = s.cib.status.node_states[0].transient();
         assert_eq!(attrs.get("fail-count-web#monitor_10000").map(String::as_str), Some("1"));
         assert_eq!(attrs.get("last-failure-web#monitor_10000").map(String::as_str), Some("1000"));
@@ -829,12 +829,28 @@ mod tests {
         let mut s = CibState::new(None);
         s.apply(&CibCommand::NodeJoined { node: "n1".into(), node_id: 1, at_ms: 0 }, ctx(1));
         for (task, interval) in [("start", 0), ("monitor", 10_000), ("stop", 0)] {
-            s.apply(&CibCommand::OpResults(vec![report("n1", task, interval, 0, 0, None)]), ctx(1));
+            s.apply(&CibCommand::OpResults { results: vec![report("n1", task, interval, 0, 0, None)] }, ctx(1));
         }
         let ops: Vec<&str> = s.cib.status.node_states[0].lrm_resources[0].ops.iter().map(|o| o.id.as_str()).collect();
         assert_eq!(ops, ["web_last_0"]);
         s.apply(&CibCommand::NodeJoined { node: "n1".into(), node_id: 1, at_ms: 0 }, ctx(1));
         assert!(s.cib.status.node_states[0].lrm_resources.is_empty());
+    }
+
+    #[test]
+    fn commands_survive_the_log_encoding() {
+        // The Raft log stores commands as JSON: a variant serde cannot encode stops the node.
+        let commands = vec![
+            CibCommand::OpResults { results: vec![report("n1", "start", 0, 0, 0, Some((1, 0)))] },
+            CibCommand::RequestFence { target: "n2".into(), action: "reboot".into(), actor: "root".into(), at_ms: 1 },
+            CibCommand::FenceCompleted(Box::new(FenceCompletion { id: 1, ok: true, executioner: "n1".into(), at_ms: 2, level: Some(1), devices: vec!["d".into()], attempts: vec![], reason: None })),
+            CibCommand::NodesLost { nodes: vec!["n2".into()], at_ms: 3 },
+        ];
+        for c in commands {
+            let json = serde_json::to_string(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
+            let back: CibCommand = serde_json::from_str(&json).unwrap();
+            assert_eq!(serde_json::to_string(&back).unwrap(), json);
+        }
     }
 
     #[test]

@@ -337,7 +337,7 @@ impl Executor {
                     q.pending.drain(..n).collect::<Vec<_>>()
                 };
                 let (reports, waiters): (Vec<OpReport>, Vec<_>) = batch.into_iter().unzip();
-                let _ = self.ctx.propose_until_done(CibCommand::OpResults(reports)).await;
+                let _ = self.ctx.propose_until_done(CibCommand::OpResults { results: reports }).await;
                 for w in waiters {
                     let _ = w.send(());
                 }
