@@ -127,7 +127,10 @@ pub fn install_helper_links(dir: &Path, helper_exe: &Path) -> io::Result<()> {
         if std::fs::read_link(&link).is_ok_and(|t| t == helper_exe) {
             continue;
         }
-        let tmp = dir.join(format!(".{}.{}", tool.command_name(), std::process::id()));
+        // Unique per call, not just per process: two threads may prepare the links at once.
+        static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = dir.join(format!(".{}.{}.{call}", tool.command_name(), std::process::id()));
         let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(helper_exe, &tmp)?;
         std::fs::rename(&tmp, &link)?;
@@ -636,5 +639,25 @@ mod tests {
             assert_eq!(std::fs::read_link(links.join(tool.command_name())).unwrap(), Path::new("/usr/bin/atrium-new"));
         }
         assert_eq!(std::fs::read_dir(&links).unwrap().count(), HelperTool::ALL.len());
+    }
+
+    #[test]
+    fn threads_preparing_the_links_at_once_all_succeed() {
+        // Found by the remote-node test: two first actions in one process raced on the links.
+        let dir = tempfile::tempdir().unwrap();
+        let links = dir.path().join("bin");
+        for round in 0..20 {
+            let exe = std::path::PathBuf::from(format!("/usr/bin/atrium-{round}"));
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    let (links, exe) = (links.clone(), exe.clone());
+                    std::thread::spawn(move || install_helper_links(&links, &exe))
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap().unwrap();
+            }
+        }
+        assert_eq!(std::fs::read_dir(&links).unwrap().count(), HelperTool::ALL.len(), "no temporary link left behind");
     }
 }
