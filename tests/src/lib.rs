@@ -391,6 +391,11 @@ pub fn settled_with(status: &Value, resources: &[&str]) -> bool {
     status["cluster"]["idle"] == true && resources.iter().all(|r| node_of(status, r).is_some())
 }
 
+/// Every node of the cluster is online.
+pub fn all_online(status: &Value) -> bool {
+    status["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online"))
+}
+
 pub fn dc(status: &Value) -> Option<String> {
     status["cluster"]["dc"].as_str().map(str::to_string)
 }

@@ -8,12 +8,11 @@
 //! stdout (`--nocapture`) and docs/reliability.md records the figures of a long run.
 
 use anyhow::{Context, Result};
-use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use atrium_tests::checker::Checker;
-use atrium_tests::{Options, TestCluster, dc, netns, node_of, settled_with};
+use atrium_tests::{Options, TestCluster, all_online, dc, netns, node_of, settled_with};
 
 const SETTLE: Duration = Duration::from_secs(90);
 const RESOURCES: usize = 8;
@@ -51,10 +50,6 @@ fn configuration(cluster: &TestCluster, failing_first_level: bool) -> String {
     c += "primitive broken stonith:fence-dummy params mode_reboot=fail mode_off=fail pcmk_host_check=none pcmk_reboot_retries=0\n";
     let levels: String = (1..=cluster.nodes.len()).map(|i| if failing_first_level { format!(" node{i}: broken power") } else { format!(" node{i}: power") }).collect();
     c + "fencing_topology" + &levels + "\n"
-}
-
-fn all_online(s: &Value) -> bool {
-    s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online"))
 }
 
 #[test]

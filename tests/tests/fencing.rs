@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use atrium_tests::checker::Checker;
-use atrium_tests::{Options, TestCluster, dc, netns, node_of, settled_with};
+use atrium_tests::{Options, TestCluster, all_online, dc, netns, node_of, settled_with};
 
 const SETTLE: Duration = Duration::from_secs(60);
 const FENCE_KDUMP_SEND: &str = "/usr/libexec/fence-agents/fence_kdump_send";
@@ -110,7 +110,7 @@ fn a_killed_node_and_a_hung_node_are_fenced_before_their_resources_recover() -> 
 
     // The crashed node comes back (a reboot after power-off) and rejoins.
     cluster.reboot(&first)?;
-    cluster.wait_for("the fenced node back online", SETTLE, |s| s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    cluster.wait_for("the fenced node back online", SETTLE, |s| all_online(s))?;
 
     // A hang: SIGSTOP. The paused node still "runs" its resources until the device kills it.
     let s = cluster.wait_for("settled", SETTLE, |s| settled_with(s, &rscs.iter().map(String::as_str).collect::<Vec<_>>()))?;
@@ -161,7 +161,7 @@ fencing_topology node3: d-fail d-hang d-ok1,d-ok2
     assert!(text.contains("FAILED") && text.contains("no fence device can reboot node2"), "{text}");
 
     // fence-dummy does not power anything off: node3, counted down, joins again.
-    cluster.wait_for("node3 back online", SETTLE, |s| s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")))?;
+    cluster.wait_for("node3 back online", SETTLE, |s| all_online(s))?;
     Ok(())
 }
 
@@ -220,7 +220,7 @@ fn kdump_message_counts_as_fenced_and_silence_falls_through_to_power_fencing() -
     cluster.wait_for("resources recovered", SETTLE, |s| settled_with(s, &all))?;
     assert_recovered_after(&checker, &moved, &crashed, fault_at, record["completed_ms"].as_u64().unwrap_or(0));
     cluster.reboot(&crashed)?;
-    cluster.wait_for("node back", SETTLE, |s| s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")) && settled_with(s, &all))?;
+    cluster.wait_for("node back", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
 
     // No message: kdump gives up after its timeout and the power fence kills the node.
     let s = cluster.status()?;
@@ -265,7 +265,7 @@ fn an_isolated_node_stops_its_resources_before_the_majority_recovers_them() -> R
 
     // Heal: the node joins again, its resources are probed (stopped) and nothing moves back.
     cluster.set_connected(&isolated, true)?;
-    cluster.wait_for("healed", SETTLE, |s| s["nodes"].as_array().is_some_and(|n| n.iter().all(|n| n["state"] == "online")) && settled_with(s, &all))?;
+    cluster.wait_for("healed", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
     assert_clean(checker, &cluster);
     Ok(())
 }
