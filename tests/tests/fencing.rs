@@ -2,7 +2,8 @@
 //! killed by the `fence-process` device) before its resources run elsewhere; the seed's kdump
 //! topology (stonith-helper, fence_kdump, power fence) with the real `fence_kdump_send` in
 //! the crashed node's own network namespace; topology levels with `fence-dummy`; and a node cut
-//! off from the others stopping its resources before the majority recovers them.
+//! off from the others stopping its resources before the majority recovers them; two-node mode
+//! (the survivor fences its peer and carries on alone; nodes booting apart wait for each other).
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -266,6 +267,98 @@ fn an_isolated_node_stops_its_resources_before_the_majority_recovers_them() -> R
     // Heal: the node joins again, its resources are probed (stopped) and nothing moves back.
     cluster.set_connected(&isolated, true)?;
     cluster.wait_for("healed", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
+    assert_clean(checker, &cluster);
+    Ok(())
+}
+
+const TWO_NODE: &str = "[quorum]\ntwo_node = true\n";
+
+/// Waits until `name`'s process has ended (a fence device killed it).
+fn wait_exited(cluster: &mut TestCluster, name: &str, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    while !cluster.has_exited(name) {
+        if Instant::now() >= deadline {
+            bail!("{name} still runs after {timeout:?}\n{}", cluster.logs());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Ok(())
+}
+
+#[test]
+fn two_node_survivor_fences_its_peer_and_carries_on_alone() -> Result<()> {
+    if !netns::available() {
+        eprintln!("skipped: needs root with ip(8) network namespaces");
+        return Ok(());
+    }
+    let mut cluster = start(2, true, TWO_NODE)?;
+    let rscs = names(4);
+    let all: Vec<&str> = rscs.iter().map(String::as_str).collect();
+    let checker = checker(&cluster, &rscs);
+    // Fencing node1 waits 3 s, so in a split node1 shoots first and survives.
+    cluster.load(&format!("{}{}", resources(4), process_device(&cluster, "power", "pcmk_delay_base=\"node1:3s\"")))?;
+    let s = cluster.wait_for("resources started", SETTLE, |s| settled_with(s, &all))?;
+
+    // The DC dies. The other node has no majority, fences it, takes over and recovers.
+    let first = dc(&s).context("no DC")?;
+    let survivor = if first == "node1" { "node2" } else { "node1" }.to_string();
+    let moved = moved_from(&s, &rscs, &first);
+    let fault_at = now_ms();
+    cluster.kill(&first)?;
+    let record = wait_fenced(&cluster, &first, SETTLE)?;
+    assert_eq!(record["origin"]["by"], "two_node", "{record}");
+    assert_eq!(record["executioner"], survivor.as_str(), "{record}");
+    cluster.wait_for("everything on the survivor", SETTLE, |s| settled_with(s, &all) && rscs.iter().all(|r| node_of(s, r).as_deref() == Some(survivor.as_str())))?;
+    println!("{first} killed: fenced and recovered by {survivor} in {} ms", now_ms() - fault_at);
+    let fenced_at = record["completed_ms"].as_u64().context("completed_ms")?;
+    assert_recovered_after(&checker, &moved, &first, fault_at, fenced_at);
+
+    // The fenced node boots again and is a member again.
+    cluster.reboot(&first)?;
+    cluster.wait_for("both online again", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
+
+    // A split: both sides race to fence, node1 wins (node2's shot at it is delayed).
+    let split_at = now_ms();
+    cluster.set_connected("node2", false)?;
+    wait_exited(&mut cluster, "node2", SETTLE)?;
+    cluster.wait_for("everything on node1", SETTLE, |s| settled_with(s, &all) && rscs.iter().all(|r| node_of(s, r).as_deref() == Some("node1")))?;
+    println!("split: node2 fenced and everything on node1 after {} ms", now_ms() - split_at);
+    assert!(!cluster.has_exited("node1"), "node1 was fenced too");
+    cluster.set_connected("node2", true)?;
+    cluster.reboot("node2")?;
+    cluster.wait_for("healed", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
+    assert_clean(checker, &cluster);
+    Ok(())
+}
+
+#[test]
+fn two_node_nodes_starting_apart_wait_for_each_other_and_fence_nobody() -> Result<()> {
+    if !netns::available() {
+        eprintln!("skipped: needs root with ip(8) network namespaces");
+        return Ok(());
+    }
+    let mut cluster = start(2, true, TWO_NODE)?;
+    let rscs = names(2);
+    let all: Vec<&str> = rscs.iter().map(String::as_str).collect();
+    cluster.load(&format!("{}{}", resources(2), process_device(&cluster, "power", "")))?;
+    cluster.wait_for("resources started", SETTLE, |s| settled_with(s, &all))?;
+    cluster.kill("node1")?;
+    cluster.kill("node2")?;
+
+    // Both boot, but cannot reach each other: without wait_for_all each would fence the other.
+    let checker = checker(&cluster, &rscs);
+    cluster.set_connected("node2", false)?;
+    cluster.reboot("node1")?;
+    cluster.reboot("node2")?;
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(!cluster.has_exited("node1") && !cluster.has_exited("node2"), "a node was fenced\n{}", cluster.logs());
+    let logs = cluster.logs();
+    assert!(logs.contains("waiting to see the peer once"), "{logs}");
+    assert!(!logs.contains("lost the peer: fencing it"), "{logs}");
+    assert!(checker.activations("r1").is_empty() && checker.activations("r2").is_empty(), "resources started without quorum");
+
+    cluster.set_connected("node2", true)?;
+    cluster.wait_for("both online, resources started", SETTLE, |s| all_online(s) && settled_with(s, &all))?;
     assert_clean(checker, &cluster);
     Ok(())
 }

@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::config::ClusterConfig;
-use crate::election;
+use crate::election::{self, TwoNodeGate};
 use crate::error::{ClusterError, Result};
 use crate::forward::{ForwardReply, ForwardRequest, Forwarder};
 use crate::liveness::{self, Liveness};
@@ -24,12 +24,17 @@ use crate::state::ReplicatedState;
 use crate::state_machine::{SharedState, StateMachine, read_state};
 use crate::status::{self, ClusterStatus};
 use crate::storage::Storage;
+use crate::two_node::{self, StandIn};
 use crate::types::{NodeId, NodeInfo, Raft};
 
 /// A running cluster node. Dropping it stops the node (abruptly, like a crash);
 /// [`shutdown`](Self::shutdown) stops it in order.
 pub struct Cluster<S: ReplicatedState> {
     id: NodeId,
+    /// Two-node mode: the peer.
+    two_node_peer: Option<NodeId>,
+    stand_in: Arc<StandIn>,
+    request_timeout: std::time::Duration,
     raft: Raft<S>,
     state: SharedState<S>,
     status: watch::Receiver<ClusterStatus>,
@@ -58,13 +63,14 @@ impl<S: ReplicatedState> Cluster<S> {
         )
         .await?;
         let peers = Arc::new(Peers::new(config.key.clone(), identity));
+        let stand_in = Arc::new(StandIn::default());
 
         let state_machine = StateMachine::open(state, storage.clone()).await?;
         let state = state_machine.shared_state();
         let raft = Raft::new(
             id,
             raft_config,
-            Network::new(id, Arc::clone(&peers)),
+            Network::new(id, Arc::clone(&peers), Arc::clone(&stand_in)),
             LogStore::<S>::new(storage),
             state_machine,
         )
@@ -97,7 +103,21 @@ impl<S: ReplicatedState> Cluster<S> {
             liveness,
             timings.heartbeat,
         ));
-        tasks.spawn(election::run(raft.clone(), timings.clone()));
+        let gate = config.two_node_peer().map(|peer| TwoNodeGate {
+            peers: Arc::clone(&peers),
+            peer: peer.clone(),
+            stand_in: Arc::clone(&stand_in),
+        });
+        if let Some(peer) = config.two_node_peer() {
+            tasks.spawn(two_node::readmit(
+                raft.clone(),
+                Arc::clone(&peers),
+                peer.clone(),
+                timings.request_timeout,
+                timings.heartbeat * 10,
+            ));
+        }
+        tasks.spawn(election::run(raft.clone(), timings.clone(), gate));
 
         let forwarder = Arc::new(Forwarder {
             me: id,
@@ -109,6 +129,9 @@ impl<S: ReplicatedState> Cluster<S> {
         });
         let cluster = Self {
             id,
+            two_node_peer: config.two_node_peer().map(|m| m.id),
+            stand_in,
+            request_timeout: timings.request_timeout,
             raft,
             state,
             status: status_rx,
@@ -177,6 +200,30 @@ impl<S: ReplicatedState> Cluster<S> {
         self.submit(ForwardRequest::AddMember { id, node })
             .await
             .map(drop)
+    }
+
+    /// Two-node mode: once the node layer has fenced the peer (it is off, and stays off until
+    /// it is admitted again), elects this node with the peer's vote given in its place and
+    /// makes it the only voter. Refused when not in two-node mode or when the voters are not
+    /// this node and its peer.
+    pub async fn take_over_from_fenced_peer(&self) -> Result<()> {
+        let Some(peer) = self.two_node_peer else {
+            return Err(ClusterError::Membership("not a two-node cluster".into()));
+        };
+        let (raft, stand_in, limit) = (
+            self.raft.clone(),
+            Arc::clone(&self.stand_in),
+            self.request_timeout,
+        );
+        self.on_node_runtime(
+            async move { two_node::take_over(&raft, &stand_in, peer, limit).await },
+        )
+        .await
+    }
+
+    /// Two-node mode: the peer's id.
+    pub fn two_node_peer(&self) -> Option<NodeId> {
+        self.two_node_peer
     }
 
     /// Removes a voter (through joint consensus) or a learner.

@@ -141,6 +141,13 @@ pub struct ClusterConfig {
     pub key: ClusterKey,
     pub timings: Timings,
     pub snapshots: SnapshotPolicy,
+    /// Two-node quorum, as corosync's `two_node` gives it to Pacemaker: two voters, where a
+    /// Raft majority would need both. The survivor of a split fences its peer (the node layer
+    /// does that) and then takes the cluster over alone
+    /// ([`Cluster::take_over_from_fenced_peer`](crate::Cluster::take_over_from_fenced_peer));
+    /// the fenced node, once back, is admitted again. `initial_members` must then be exactly
+    /// this node and its peer.
+    pub two_node: bool,
 }
 
 impl ClusterConfig {
@@ -160,7 +167,16 @@ impl ClusterConfig {
             key,
             timings: Timings::default(),
             snapshots: SnapshotPolicy::default(),
+            two_node: false,
         }
+    }
+
+    /// In two-node mode, the other member.
+    pub(crate) fn two_node_peer(&self) -> Option<&Member> {
+        if !self.two_node {
+            return None;
+        }
+        self.initial_members.iter().find(|m| m.id != self.node_id)
     }
 
     pub(crate) fn raft_config(&self) -> Result<openraft::Config, ClusterError> {
@@ -177,6 +193,9 @@ impl ClusterConfig {
             // Snapshot chunks travel as JSON arrays of numbers (about 4 bytes per byte); keep
             // each well under the transport's 16 MiB frame limit.
             snapshot_max_chunk_size: 1024 * 1024,
+            // In two-node mode, when a node may campaign is decided by `election`: a stale
+            // node must not push its term past the survivor that removed it.
+            enable_elect: !self.two_node,
             ..openraft::Config::default()
         };
         config
@@ -197,6 +216,15 @@ impl ClusterConfig {
             return Err(ClusterError::InvalidConfig(
                 "initial_members lists a node id twice".into(),
             ));
+        }
+        if self.two_node
+            && (self.initial_members.len() != 2
+                || !self.initial_members.iter().any(|m| m.id == self.node_id))
+        {
+            return Err(ClusterError::InvalidConfig(format!(
+                "two_node needs exactly two initial members, this node one of them (got {})",
+                self.initial_members.len()
+            )));
         }
         if let Some(me) = self.initial_members.iter().find(|m| m.id == self.node_id)
             && me.name != self.node_name
@@ -274,5 +302,16 @@ mod tests {
             .initial_members
             .push(Member::new(2, "c", "127.0.0.1:3"));
         assert!(duplicate.validate().is_err());
+        let mut three = config(Timings::default());
+        three
+            .initial_members
+            .push(Member::new(3, "c", "127.0.0.1:3"));
+        three.two_node = true;
+        assert!(three.validate().is_err());
+        let mut two = config(Timings::default());
+        two.two_node = true;
+        two.validate().expect("two members are fine");
+        assert!(!two.raft_config().expect("accepted").enable_elect);
+        assert_eq!(two.two_node_peer().map(|m| m.id), Some(2));
     }
 }

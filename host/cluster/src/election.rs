@@ -8,30 +8,65 @@
 //! The delay stays clear of openraft's own retries, which come within `max` of the last
 //! campaign, or `3 * max` for a node that knows its log is behind (such a node cannot win; if
 //! it campaigned early it would only push the term past the node that can, costing a round).
+//!
+//! In two-node mode openraft's own elections are off and this task turns them on only while
+//! `two_node::may_elect` allows it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
 use tokio::time::{Instant, MissedTickBehavior, interval};
 
-use crate::config::Timings;
+use crate::config::{Member, Timings};
+use crate::protocol::Peers;
 use crate::state::ReplicatedState;
+use crate::two_node::{self, StandIn};
 use crate::types::Raft;
+
+/// Two-node mode: the peer whose answers decide whether this node may campaign.
+pub(crate) struct TwoNodeGate<S: ReplicatedState> {
+    pub(crate) peers: Arc<Peers<S>>,
+    pub(crate) peer: Member,
+    pub(crate) stand_in: Arc<StandIn>,
+}
 
 fn patience(timings: &Timings) -> Duration {
     let max = timings.election_timeout_max;
     max * 2 + max.mul_f64(rand::thread_rng().r#gen::<f64>())
 }
 
-pub(crate) async fn run<S: ReplicatedState>(raft: Raft<S>, timings: Timings) {
+pub(crate) async fn run<S: ReplicatedState>(
+    raft: Raft<S>,
+    timings: Timings,
+    gate: Option<TwoNodeGate<S>>,
+) {
     let metrics = raft.metrics();
+    let mut elections_on = gate.is_none();
     let mut leaderless_since: Option<Instant> = None;
     let mut wait = patience(&timings);
     let mut tick = interval(timings.heartbeat);
     tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        let electable = {
+        if let Some(gate) = &gate {
+            let leading = metrics.borrow().current_leader == Some(metrics.borrow().id);
+            let allowed = leading
+                || two_node::may_elect(
+                    &raft,
+                    &gate.peers,
+                    &gate.peer,
+                    &gate.stand_in,
+                    timings.heartbeat,
+                )
+                .await;
+            if allowed != elections_on {
+                tracing::debug!(allowed, "two-node: elections");
+                raft.runtime_config().elect(allowed);
+                elections_on = allowed;
+            }
+        }
+        let electable = elections_on && {
             let m = metrics.borrow();
             m.current_leader.is_none()
                 && m.membership_config

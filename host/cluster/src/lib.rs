@@ -14,7 +14,8 @@
 //! service       answers peers' requests
 //! forward       proposals and membership changes, served by (or forwarded to) the leader
 //! liveness      lease heartbeats: node liveness and quorum
-//! election      re-election guard against openraft 0.9's split-vote live-lock
+//! election      re-election guard against openraft 0.9's split-vote live-lock; two-node gate
+//! two_node      two-node quorum: stand-in for a fenced peer, who may campaign, re-admission
 //! status        ClusterStatus and its watch
 //! cluster       Cluster: the handle tying it together
 //! error         ClusterError
@@ -39,6 +40,7 @@ mod state;
 mod state_machine;
 mod status;
 mod storage;
+mod two_node;
 mod types;
 
 pub use atrium_transport::ClusterKey;

@@ -97,12 +97,21 @@ impl Liveness {
                 nodes: Vec::new(),
             };
         }
+        // A node outside the membership (a fenced two-node peer back before it is admitted
+        // again) must not believe itself part of a quorate partition.
+        let member = metrics
+            .membership_config
+            .membership()
+            .get_node(&beat.from)
+            .is_some();
         let now = Instant::now();
-        self.inner().heard.insert(beat.from, now);
+        if member {
+            self.inner().heard.insert(beat.from, now);
+        }
         let view = self.view(metrics);
         LeaseAck {
             leader: true,
-            quorate: view.quorate,
+            quorate: view.quorate && member,
             nodes: view
                 .nodes
                 .iter()

@@ -15,16 +15,22 @@ use openraft::raft::{
 use crate::protocol::{PeerClient, Peers, Reply, Request};
 use crate::rpc::CallError;
 use crate::state::ReplicatedState;
+use crate::two_node::StandIn;
 use crate::types::{NodeId, NodeInfo, TypeConfig};
 
 pub(crate) struct Network<S: ReplicatedState> {
     me: NodeId,
     peers: Arc<Peers<S>>,
+    stand_in: Arc<StandIn>,
 }
 
 impl<S: ReplicatedState> Network<S> {
-    pub(crate) fn new(me: NodeId, peers: Arc<Peers<S>>) -> Self {
-        Self { me, peers }
+    pub(crate) fn new(me: NodeId, peers: Arc<Peers<S>>, stand_in: Arc<StandIn>) -> Self {
+        Self {
+            me,
+            peers,
+            stand_in,
+        }
     }
 }
 
@@ -36,6 +42,7 @@ impl<S: ReplicatedState> RaftNetworkFactory<TypeConfig<S>> for Network<S> {
             me: self.me,
             target,
             client: self.peers.client(target, &node.addr),
+            stand_in: Arc::clone(&self.stand_in),
         }
     }
 }
@@ -44,6 +51,9 @@ pub(crate) struct PeerNetwork<S: ReplicatedState> {
     me: NodeId,
     target: NodeId,
     client: Arc<PeerClient<S>>,
+    /// While this node stands in for the target (a fenced two-node peer), calls are answered
+    /// here as an agreeing peer would answer them; see `two_node`.
+    stand_in: Arc<StandIn>,
 }
 
 type RpcResult<T, E = openraft::error::Infallible> =
@@ -92,6 +102,9 @@ impl<S: ReplicatedState> RaftNetwork<TypeConfig<S>> for PeerNetwork<S> {
         rpc: AppendEntriesRequest<TypeConfig<S>>,
         option: RPCOption,
     ) -> RpcResult<AppendEntriesResponse<NodeId>> {
+        if self.stand_in.covers(self.target) {
+            return Ok(AppendEntriesResponse::Success);
+        }
         self.call(
             RPCTypes::AppendEntries,
             Request::AppendEntries(rpc),
@@ -109,6 +122,9 @@ impl<S: ReplicatedState> RaftNetwork<TypeConfig<S>> for PeerNetwork<S> {
         rpc: InstallSnapshotRequest<TypeConfig<S>>,
         option: RPCOption,
     ) -> RpcResult<InstallSnapshotResponse<NodeId>, InstallSnapshotError> {
+        if self.stand_in.covers(self.target) {
+            return Ok(InstallSnapshotResponse { vote: rpc.vote });
+        }
         self.call(
             RPCTypes::InstallSnapshot,
             Request::InstallSnapshot(rpc),
@@ -126,6 +142,9 @@ impl<S: ReplicatedState> RaftNetwork<TypeConfig<S>> for PeerNetwork<S> {
         rpc: VoteRequest<NodeId>,
         option: RPCOption,
     ) -> RpcResult<VoteResponse<NodeId>> {
+        if self.stand_in.covers(self.target) {
+            return Ok(VoteResponse::new(rpc.vote, rpc.last_log_id, true));
+        }
         self.call(
             RPCTypes::Vote,
             Request::Vote(rpc),

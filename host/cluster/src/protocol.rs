@@ -15,6 +15,7 @@ use crate::forward::{ForwardError, ForwardReply, ForwardRequest};
 use crate::liveness::{LeaseAck, LeaseBeat};
 use crate::rpc::Client;
 use crate::state::ReplicatedState;
+use crate::two_node::PeerState;
 use crate::types::{NodeId, TypeConfig};
 
 #[derive(Serialize, Deserialize)]
@@ -25,6 +26,8 @@ pub(crate) enum Request<S: ReplicatedState> {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig<S>>),
     Forward(ForwardRequest<S::Command>),
     Lease(LeaseBeat),
+    /// Two-node mode: is the peer there, and is it leading?
+    Probe,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -37,6 +40,7 @@ pub(crate) enum Reply<S: ReplicatedState> {
     ),
     Forward(Result<ForwardReply<S::Response>, ForwardError>),
     Lease(LeaseAck),
+    Probe(PeerState),
 }
 
 impl<S: ReplicatedState> Reply<S> {
@@ -47,6 +51,7 @@ impl<S: ReplicatedState> Reply<S> {
             Reply::InstallSnapshot(_) => "install-snapshot",
             Reply::Forward(_) => "forward",
             Reply::Lease(_) => "lease",
+            Reply::Probe(_) => "probe",
         }
     }
 }

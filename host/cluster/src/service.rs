@@ -7,6 +7,7 @@ use crate::forward;
 use crate::liveness::Liveness;
 use crate::protocol::{Reply, Request};
 use crate::state::ReplicatedState;
+use crate::two_node;
 use crate::types::Raft;
 
 pub(crate) struct Service<S: ReplicatedState> {
@@ -33,6 +34,7 @@ impl<S: ReplicatedState> Service<S> {
                 let ack = self.liveness.on_beat(&beat, &metrics.borrow());
                 Reply::Lease(ack)
             }
+            Request::Probe => Reply::Probe(two_node::peer_state(&self.raft.metrics().borrow())),
         }
     }
 }

@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use atrium_cluster::ClusterKey;
 use atrium_transport::Overwrite;
 
-use crate::daemon::node_config::{MemberConfig, NodeConfig, TimingsConfig};
+use crate::daemon::node_config::{MemberConfig, NodeConfig, QuorumConfig, TimingsConfig};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -37,6 +37,10 @@ pub struct InitArgs {
     /// Replace an existing key file.
     #[arg(long)]
     pub force: bool,
+    /// Two nodes only: the survivor of a split fences its peer and carries on alone
+    /// (`[quorum] two_node = true`, with wait_for_all).
+    #[arg(long)]
+    pub two_node: bool,
 }
 
 pub fn init(args: InitArgs) -> Result<ExitCode> {
@@ -52,6 +56,9 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
             addr: format!("{host}:{}", args.port),
             api: format!("{host}:{}", args.api_port),
         });
+    }
+    if args.two_node && members.len() != 2 {
+        bail!("--two-node: needs exactly two --node, got {}", members.len());
     }
     let key = ClusterKey::generate()?;
     let overwrite = if args.force { Overwrite::Allow } else { Overwrite::Refuse };
@@ -71,6 +78,7 @@ pub fn init(args: InitArgs) -> Result<ExitCode> {
             members: members.clone(),
             timings: TimingsConfig::default(),
             grants: Default::default(),
+            quorum: QuorumConfig { two_node: args.two_node, wait_for_all: None },
         };
         let path = args.out_dir.join(format!("node-{}.toml", m.name));
         std::fs::write(&path, config.to_toml()).with_context(|| format!("writing {}", path.display()))?;

@@ -148,6 +148,7 @@ fn node_configs(cluster_dir: &Path, key_file: &Path, args: &UpArgs) -> Result<Ve
             members: members.clone(),
             timings: TimingsConfig::default(),
             grants: Default::default(),
+            quorum: Default::default(),
         };
         std::fs::create_dir_all(&node_dir)?;
         std::fs::write(node_dir.join("node.toml"), config.to_toml())?;

@@ -132,6 +132,9 @@ pub enum CibCommand {
     RequestFence { target: String, action: String, actor: String, at_ms: u64 },
     /// The DC finished a fencing operation.
     FenceCompleted(Box<FenceCompletion>),
+    /// A two-node survivor fenced its peer and then took the cluster over alone: the finished
+    /// operation goes into the history, with the same effect as a completion (`id` unused).
+    PeerFenced { target: String, action: String, requested_ms: u64, completion: Box<FenceCompletion> },
 }
 
 /// How a fencing operation ended, as the DC that ran it reports it.
@@ -454,7 +457,7 @@ impl CibState {
         let (target, action, origin) = (record.target.clone(), record.action.clone(), record.origin.clone());
         let step = match &origin {
             FenceOrigin::Transition { transition, step } => Some((*transition, *step)),
-            FenceOrigin::Manual { .. } => None,
+            FenceOrigin::Manual { .. } | FenceOrigin::TwoNode { .. } => None,
         };
         let mut changed = step.is_none();
         if c.ok {
@@ -710,6 +713,11 @@ impl ReplicatedState for CibState {
             CibCommand::SetTransientAttributes { node, attrs } => self.set_attributes(node, attrs),
             CibCommand::RequestFence { target, action, actor, at_ms } => self.request_fence(target, action, actor, *at_ms),
             CibCommand::FenceCompleted(c) => self.fence_completed(c),
+            CibCommand::PeerFenced { target, action, requested_ms, completion } => {
+                let origin = FenceOrigin::TwoNode { survivor: completion.executioner.clone() };
+                let id = self.queue_fence(target.clone(), action.clone(), origin, *requested_ms);
+                self.fence_completed(&FenceCompletion { id, ..(**completion).clone() })
+            }
         }
     }
 
@@ -845,12 +853,37 @@ mod tests {
             CibCommand::RequestFence { target: "n2".into(), action: "reboot".into(), actor: "root".into(), at_ms: 1 },
             CibCommand::FenceCompleted(Box::new(FenceCompletion { id: 1, ok: true, executioner: "n1".into(), at_ms: 2, level: Some(1), devices: vec!["d".into()], attempts: vec![], reason: None })),
             CibCommand::NodesLost { nodes: vec!["n2".into()], at_ms: 3 },
+            peer_fenced(),
         ];
         for c in commands {
             let json = serde_json::to_string(&c).unwrap_or_else(|e| panic!("{c:?}: {e}"));
             let back: CibCommand = serde_json::from_str(&json).unwrap();
             assert_eq!(serde_json::to_string(&back).unwrap(), json);
         }
+    }
+
+    fn peer_fenced() -> CibCommand {
+        let completion = FenceCompletion { id: 0, ok: true, executioner: "n1".into(), at_ms: 9, level: Some(1), devices: vec!["power".into()], attempts: vec![], reason: None };
+        CibCommand::PeerFenced { target: "n2".into(), action: "reboot".into(), requested_ms: 5, completion: Box::new(completion) }
+    }
+
+    #[test]
+    fn a_peer_fenced_by_a_two_node_survivor_is_in_the_history_and_down() {
+        let mut s = CibState::new(None);
+        for (node, id) in [("n1", 1), ("n2", 2)] {
+            s.apply(&CibCommand::NodeJoined { node: node.into(), node_id: id, at_ms: 0 }, ctx(1));
+        }
+        s.apply(&CibCommand::OpResults { results: vec![report("n2", "start", 0, 0, 0, None)] }, ctx(1));
+        let generation = s.generation;
+        let reply = s.apply(&peer_fenced(), ctx(2));
+        assert!(matches!(reply, CibReply::Ok { .. }), "{reply:?}");
+        let record = s.fence_history.last().expect("recorded");
+        assert_eq!((record.state.clone(), record.origin.clone()), (FenceState::Done, FenceOrigin::TwoNode { survivor: "n1".into() }));
+        assert_eq!((record.requested_ms, record.completed_ms, record.target.as_str()), (5, Some(9), "n2"));
+        let n2 = s.cib.status.node_states.iter().find(|n| n.uname.as_deref() == Some("n2")).unwrap();
+        assert!(n2.lrm_resources.is_empty() && n2.expected.as_deref() == Some("down"));
+        assert!(s.generation > generation, "the scheduler must look again");
+        assert_eq!(s.pending_fences().count(), 0);
     }
 
     #[test]

@@ -28,14 +28,18 @@ pub async fn run(ctx: Arc<NodeContext>, mut pe: PeInputs) {
     let mut dc = DcState::default();
     let mut tick = tokio::time::interval(TICK);
     let mut stopping = ctx.stopping.subscribe();
+    let mut taking_over = ctx.taking_over.subscribe();
     loop {
         tokio::select! {
             changed = status.changed() => if changed.is_err() { return },
+            _ = taking_over.changed() => {}
             _ = tick.tick() => {}
             _ = stopping.changed() => return,
         }
         let st = status.borrow_and_update().clone();
-        if !(st.i_am_leader && st.quorate) {
+        // A two-node take-over makes this node leader before its fencing of the peer is
+        // recorded; until then the peer would look lost and unfenced.
+        if !(st.i_am_leader && st.quorate) || *taking_over.borrow_and_update() {
             if dc.active {
                 info!(node = %ctx.name, "no longer DC");
             }
@@ -184,15 +188,14 @@ impl DcState {
 /// resources and then itself within that time (see `quorum_guard`), so once it has passed the
 /// node is as good as fenced.
 async fn fence(ctx: &NodeContext, record: &FenceRecord) -> FenceOutcome {
-    let failed = |reason: String| FenceOutcome { ok: false, level: None, devices: vec![], attempts: vec![], reason: Some(reason) };
     if record.target == ctx.name {
-        return failed(format!("{} is the DC and does not fence itself", record.target));
+        return FenceOutcome::refused(format!("{} is the DC and does not fence itself", record.target));
     }
-    let Some(action) = FenceAction::parse(&record.action) else { return failed(format!("unknown fencing action {}", record.action)) };
+    let Some(action) = FenceAction::parse(&record.action) else { return FenceOutcome::refused(format!("unknown fencing action {}", record.action)) };
     let cib = ctx.cluster.read(|s| s.cib.clone());
     let operation = match fencing::operation_for(&cib, &record.target, action) {
         Ok(op) => op,
-        Err(e) => return failed(e.to_string()),
+        Err(e) => return FenceOutcome::refused(e.to_string()),
     };
     let watchdog_ms = cib.options().raw.get("stonith-watchdog-timeout").and_then(|v| atrium_cib::parse_duration_ms(v).ok()).unwrap_or(0);
     if operation.levels.is_empty() && watchdog_ms > 0 {

@@ -9,6 +9,7 @@
 //! dc           the DC loop: membership, scheduling, aborting
 //! executor     runs this node's steps and recurring monitors, throttled
 //! quorum_guard no-quorum-policy applied by a node that lost quorum
+//! two_node     two-node mode: the survivor fences its peer and carries on alone
 //! throttle     node-action-limit and load bands
 //! pe_inputs    saved scheduler inputs for `atrium simulate --replay`
 //! recorder     configuration history and events into the database
@@ -24,6 +25,7 @@ mod quorum_guard;
 mod recorder;
 mod throttle;
 pub mod transition;
+mod two_node;
 
 use anyhow::{Context, Result};
 use std::collections::BTreeMap;
@@ -69,6 +71,8 @@ pub struct NodeContext {
     /// Set once this incarnation's join is applied: from then on the local CIB holds at least
     /// everything committed before the node started, and it may answer reads.
     pub joined: watch::Sender<bool>,
+    /// Set while a two-node take-over is being recorded: the DC loop waits.
+    pub taking_over: watch::Sender<bool>,
 }
 
 impl NodeContext {
@@ -153,6 +157,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
     let (applied_tx, applied_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut cluster_config = ClusterConfig::new(config.id, config.name.clone(), config.listen.clone(), config.cluster_members(), key.clone());
     cluster_config.timings = config.timings.to_timings();
+    cluster_config.two_node = config.quorum.two_node;
     let lease = cluster_config.timings.lease;
     let cluster = Cluster::start(cluster_config, CibState::new(Some(applied_tx)), Storage::database(db.raft()))
         .await
@@ -173,6 +178,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
         stopping: watch::channel(false).0,
         may_leave: watch::channel(false).0,
         joined: watch::channel(false).0,
+        taking_over: watch::channel(false).0,
     });
     ClientConfig::for_node(&config).write(&data_dir)?;
 
@@ -182,6 +188,12 @@ pub async fn run(config: NodeConfig) -> Result<()> {
     tasks.spawn(api::server::serve(Arc::clone(&ctx), listener));
     let pe = pe_inputs::PeInputs::open(&NodeContext::pe_input_dir(&data_dir))?;
     tasks.spawn(dc::run(Arc::clone(&ctx), pe));
+    // Two-node mode replaces no-quorum-policy: losing the peer means fencing it. It runs from
+    // the start, since without wait_for_all a node starting alone may take over.
+    let two_node_peer = config.two_node_peer().map(str::to_string);
+    if let Some(peer) = &two_node_peer {
+        tasks.spawn(two_node::run(Arc::clone(&ctx), peer.clone(), config.quorum.wait_for_all()));
+    }
     {
         let ctx = Arc::clone(&ctx);
         tasks.spawn(async move {
@@ -191,7 +203,9 @@ pub async fn run(config: NodeConfig) -> Result<()> {
                 ctx.joined.send_replace(true);
                 info!("joined the cluster");
                 let executor = executor::Executor::new(Arc::clone(&ctx), registry);
-                tokio::spawn(quorum_guard::run(Arc::clone(&ctx), Arc::clone(&executor)));
+                if two_node_peer.is_none() {
+                    tokio::spawn(quorum_guard::run(Arc::clone(&ctx), Arc::clone(&executor)));
+                }
                 executor.run().await;
             }
         });

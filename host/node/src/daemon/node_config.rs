@@ -37,6 +37,32 @@ pub struct NodeConfig {
     /// Extra capabilities granted to WASM agents, by agent: `"wasm:atrium:docker" = ["http:unix:/run/docker.sock"]`.
     #[serde(default)]
     pub grants: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "QuorumConfig::is_default")]
+    pub quorum: QuorumConfig,
+}
+
+/// The `[quorum]` table, after corosync's `quorum` section.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuorumConfig {
+    /// Two members only: the survivor of a split fences its peer and carries on alone
+    /// (`daemon::two_node`).
+    #[serde(default)]
+    pub two_node: bool,
+    /// With `two_node`: take over only after having seen the peer since starting. On by
+    /// default, as corosync turns it on with two_node.
+    #[serde(default)]
+    pub wait_for_all: Option<bool>,
+}
+
+impl QuorumConfig {
+    fn is_default(&self) -> bool {
+        *self == QuorumConfig::default()
+    }
+
+    pub fn wait_for_all(&self) -> bool {
+        self.wait_for_all.unwrap_or(self.two_node)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -107,7 +133,18 @@ impl NodeConfig {
                 bail!("field `members`: node ids start at 1");
             }
         }
+        if self.quorum.two_node && self.members.len() != 2 {
+            bail!("field `quorum.two_node`: needs exactly two members, not {}", self.members.len());
+        }
+        if self.quorum.wait_for_all.is_some() && !self.quorum.two_node {
+            bail!("field `quorum.wait_for_all`: only applies with two_node = true");
+        }
         Ok(())
+    }
+
+    /// In two-node mode, the other member's name.
+    pub fn two_node_peer(&self) -> Option<&str> {
+        self.quorum.two_node.then(|| self.members.iter().find(|m| m.id != self.id)).flatten().map(|m| m.name.as_str())
     }
 
     pub fn cluster_members(&self) -> Vec<Member> {
@@ -160,5 +197,23 @@ node_lost_ms = 900
         std::fs::write(&path, GOOD.replace("node_lost_ms", "node_lots_ms")).unwrap();
         let e = format!("{:#}", NodeConfig::load(&path).unwrap_err());
         assert!(e.contains("line 16") && e.contains("node_lots_ms"), "{e}");
+        std::fs::write(&path, format!("{GOOD}\n[quorum]\ntwo_node = true\n")).unwrap();
+        let e = format!("{:#}", NodeConfig::load(&path).unwrap_err());
+        assert!(e.contains("quorum.two_node") && e.contains("exactly two members"), "{e}");
+    }
+
+    #[test]
+    fn two_node_names_the_peer_and_waits_for_all_by_default() {
+        let two = GOOD.replace("[timings]", "[[members]]\nid = 2\nname = \"node2\"\naddr = \"10.0.0.2:7400\"\napi = \"10.0.0.2:7401\"\n\n[timings]");
+        let mut c: NodeConfig = toml::from_str(&format!("{two}\n[quorum]\ntwo_node = true\n")).unwrap();
+        c.check().unwrap();
+        assert_eq!(c.two_node_peer(), Some("node2"));
+        assert!(c.quorum.wait_for_all());
+        assert_eq!(toml::from_str::<NodeConfig>(&c.to_toml()).unwrap(), c);
+        c.quorum.wait_for_all = Some(false);
+        assert!(!c.quorum.wait_for_all());
+        let plain: NodeConfig = toml::from_str(&two).unwrap();
+        assert_eq!(plain.two_node_peer(), None);
+        assert!(!plain.to_toml().contains("quorum"));
     }
 }

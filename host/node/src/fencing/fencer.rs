@@ -46,6 +46,13 @@ pub struct FenceOutcome {
     pub reason: Option<String>,
 }
 
+impl FenceOutcome {
+    /// Not attempted: nothing was run against the target.
+    pub fn refused(reason: impl Into<String>) -> FenceOutcome {
+        FenceOutcome { ok: false, level: None, devices: vec![], attempts: vec![], reason: Some(reason.into()) }
+    }
+}
+
 /// One fencing request, ready to run.
 pub struct FenceOperation {
     pub target: String,

@@ -45,6 +45,9 @@ pub enum FenceOrigin {
     Transition { transition: u64, step: usize },
     /// `atrium fence NODE`.
     Manual { actor: String },
+    /// A two-node survivor fenced its peer before taking the cluster over alone (it could
+    /// commit nothing until then; the record is written afterwards).
+    TwoNode { survivor: String },
 }
 
 impl std::fmt::Display for FenceOrigin {
@@ -52,6 +55,7 @@ impl std::fmt::Display for FenceOrigin {
         match self {
             FenceOrigin::Transition { transition, .. } => write!(f, "transition {transition}"),
             FenceOrigin::Manual { actor } => f.write_str(actor),
+            FenceOrigin::TwoNode { survivor } => write!(f, "two-node survivor {survivor}"),
         }
     }
 }
