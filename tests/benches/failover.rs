@@ -78,8 +78,8 @@ fn run_size(size: usize, rounds: usize) -> Result<Vec<Row>> {
     let row = |what, samples: &[Sample], extra: String| {
         let detect = median(&samples.iter().map(|s| s.detect).collect::<Vec<_>>());
         let schedule = median(&samples.iter().map(|s| s.schedule).collect::<Vec<_>>());
-        let start = median(&samples.iter().map(|s| s.start).collect::<Vec<_>>());
-        let total = median(&samples.iter().map(|s| s.detect + s.schedule + s.start).collect::<Vec<_>>());
+        let start = median(&samples.iter().map(|s| s.fence + s.start).collect::<Vec<_>>());
+        let total = median(&samples.iter().map(Sample::total).collect::<Vec<_>>());
         Row { size, what, detect, schedule, start, total, extra }
     };
     Ok(vec![

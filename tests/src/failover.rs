@@ -1,6 +1,6 @@
 //! One measured failover: kill -9 a node of a settled cluster and split the time until its
-//! resources run elsewhere into detection, scheduling and agent starts, from the nodes' JSON
-//! logs. Used by the failover and seed benchmarks.
+//! resources run elsewhere into detection, scheduling, fencing (when on) and agent starts, from
+//! the nodes' JSON logs. Used by the failover and seed benchmarks.
 
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -11,11 +11,18 @@ use crate::logs::{events, now_ms, operations_done};
 use crate::{TestCluster, dc, node_of, settled_with};
 
 /// Milliseconds: kill -> the DC marks the node lost; -> the recovery transition starts; -> the
-/// last moved resource's start finished.
+/// node is fenced (0 with fencing off); -> the last moved resource's start finished.
 pub struct Sample {
     pub detect: f64,
     pub schedule: f64,
+    pub fence: f64,
     pub start: f64,
+}
+
+impl Sample {
+    pub fn total(&self) -> f64 {
+        self.detect + self.schedule + self.fence + self.start
+    }
 }
 
 pub fn settle(cluster: &TestCluster, names: &[String], timeout: Duration) -> Result<Value> {
@@ -41,6 +48,8 @@ pub fn kill_and_measure(cluster: &mut TestCluster, names: &[String], victim: &st
     let dc_elected = if victim == dc_name { events(cluster, &new_dc, "became DC", t0).first().map(|(t, _)| t - t0) } else { None };
     let detected = events(cluster, &new_dc, "membership changed", t0).first().map(|(t, _)| *t).context("no membership change logged")?;
     let scheduled = events(cluster, &new_dc, "transition started", detected).first().map(|(t, _)| *t).context("no transition logged")?;
+    // The recovery transition fences first when fencing is on; its starts wait for it.
+    let fenced = events(cluster, &new_dc, "target fenced", scheduled).first().map_or(scheduled, |(t, _)| *t);
     // Each new host's log is read once, not once per resource.
     let mut done_by_host: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
     let mut started: f64 = 0.0;
@@ -52,5 +61,5 @@ pub fn kill_and_measure(cluster: &mut TestCluster, names: &[String], victim: &st
         let at = done.get(&format!("{rsc}_start_0")).with_context(|| format!("no start of {rsc} logged on {host}"))?;
         started = started.max(*at);
     }
-    Ok((Sample { detect: detected - t0, schedule: scheduled - detected, start: started - scheduled }, dc_elected))
+    Ok((Sample { detect: detected - t0, schedule: scheduled - detected, fence: fenced - scheduled, start: started - fenced }, dc_elected))
 }

@@ -10,6 +10,7 @@ use atrium_tests::logs::{now_ms, operations_done};
 use atrium_tests::{Options, TestCluster, dc, node_of, placement, procfs};
 
 use crate::measure::Run;
+use crate::workload;
 
 /// How long one wait of a cell may take before the cell is reported failed: generous, since
 /// 64 processes or 10,000 shell agents on two shared cores are slow, but never unbounded.
@@ -128,7 +129,7 @@ pub fn switchover(config: &str, resources: usize, rounds: usize, runs: &mut Vec<
 
 /// kill -9 of a node that hosts resources and is not the DC; it is rebooted between rounds.
 pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
-    let mut cluster = start_cluster(nodes, config, resources)?;
+    let mut cluster = start_cluster(nodes, config, resources + workload::FENCE_DEVICES)?;
     let names: Vec<String> = (0..resources).map(|i| format!("r{i}")).collect();
     let limit = timeout(nodes, resources);
     for _ in 0..rounds {
@@ -138,7 +139,7 @@ pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, run
         let (_, cpu0) = usage(&cluster, Some(victim.as_str()));
         let (sample, _) = kill_and_measure(&mut cluster, &names, &victim, &dc_name, limit)?;
         let (peak_rss, cpu1) = usage(&cluster, Some(victim.as_str()));
-        let phases = [sample.detect / 1000.0, sample.schedule / 1000.0, sample.start / 1000.0];
+        let phases = [sample.detect / 1000.0, sample.schedule / 1000.0, sample.fence / 1000.0, sample.start / 1000.0];
         // The survivors' CPU is what recovery cost.
         runs.push(Run { secs: phases.iter().sum(), peak_rss, cpu: cpu1 - cpu0, phases: Some(phases) });
         cluster.reboot(&victim)?;

@@ -72,7 +72,7 @@ impl Row {
         match self {
             Row::Nodes(n) => workload::n_plus_one(agent, n, PER_NODE),
             Row::Resources(r) | Row::Switchover(r) => workload::one_plus_one(agent, r),
-            Row::Failover(n) => workload::n_plus_one(agent, n - 1, PER_NODE),
+            Row::Failover(n) => workload::n_plus_one_fenced(agent, n - 1, PER_NODE),
         }
     }
 

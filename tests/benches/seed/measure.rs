@@ -9,8 +9,8 @@ pub struct Run {
     pub peak_rss: u64,
     /// CPU seconds all nodes used during the run (agents included).
     pub cpu: f64,
-    /// Failover only: detection, scheduling and agent starts, seconds.
-    pub phases: Option<[f64; 3]>,
+    /// Failover only: detection, scheduling, fencing and agent starts, seconds.
+    pub phases: Option<[f64; 4]>,
 }
 
 /// The runs of a cell, or why it could not be measured (with the runs that did finish).

@@ -12,6 +12,7 @@ use atrium_tests::logs::now_ms;
 use atrium_tests::procfs;
 
 use crate::measure::Run;
+use crate::workload;
 
 /// The largest lab any cell builds, so that a teardown always removes every namespace.
 const MAX_NODES: usize = 64;
@@ -209,11 +210,12 @@ pub fn switchover(config: &str, resources: usize, rounds: usize, runs: &mut Vec<
 }
 
 /// kill -9 of every process of a non-DC node hosting resources; detection is the DC's
-/// "state is now lost", scheduling its next "Calculated transition", start the last moved
-/// resource seen started by crm_mon.
+/// "state is now lost", scheduling its next "Calculated transition", fencing the controller's
+/// "Peer ... was terminated", start the last moved resource seen started by crm_mon.
 pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
     let lab = Lab::up(nodes)?;
     lab.load(config)?;
+    let resources = resources + workload::FENCE_DEVICES;
     for _ in 0..rounds {
         lab.wait_started(1, resources, None)?;
         let dc = lab.dc(1)?;
@@ -236,7 +238,9 @@ pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, run
         let detect = first(&[format!("Node {victim_name} state is now lost"), format!("Cluster node {victim_name} is now lost")], t0)
             .context("no survivor logged the victim lost")?;
         let schedule = first(&["Calculated transition".to_string()], detect).context("no transition logged after the loss")?;
-        let phases = [(detect - t0) / 1000.0, (schedule - detect) / 1000.0, (end - schedule).max(0.0) / 1000.0];
+        // The controller's note that the fencer finished; the starts wait for it.
+        let fenced = first(&[format!("Peer {victim_name} was terminated")], schedule).unwrap_or(schedule);
+        let phases = [(detect - t0) / 1000.0, (schedule - detect) / 1000.0, (fenced - schedule) / 1000.0, (end - fenced).max(0.0) / 1000.0];
         runs.push(Run { secs: (end - t0) / 1000.0, peak_rss, cpu: cpu1 - cpu0, phases: Some(phases) });
         lab.run(&["start", &victim.to_string()])?;
         lab.wait_mon(dc, "the victim back", timeout(nodes, 0), |x| mon_online(x) == nodes)?;
@@ -253,7 +257,8 @@ fn log_time_after(log: &str, needle: &str, since_ms: f64) -> Option<f64> {
 fn parse_log_time(line: &str) -> Option<f64> {
     const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let mut f = line.split_whitespace();
-    let month = MONTHS.iter().position(|m| Some(*m) == f.next())? as i64 + 1;
+    let month_name = f.next()?;
+    let month = MONTHS.iter().position(|m| *m == month_name)? as i64 + 1;
     let day: i64 = f.next()?.parse().ok()?;
     let mut hms = f.next()?.split(':');
     let (h, m, s): (f64, f64, f64) = (hms.next()?.parse().ok()?, hms.next()?.parse().ok()?, hms.next()?.parse().ok()?);
