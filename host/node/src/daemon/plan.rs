@@ -62,7 +62,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
     if let Some(dc_shutdown) = shutdowns.iter().find(|s| s.node.as_deref() == Some(dc)) {
         edges.extend(shutdowns.iter().filter(|s| s.id != dc_shutdown.id).map(|s| (s.id, dc_shutdown.id)));
     }
-    Transition { id: 0, term: 0, dc: dc.to_string(), generation, pe_input, created_ms: now_ms, steps, edges, aborted: None }
+    Transition::new(dc.to_string(), generation, pe_input, now_ms, steps, edges)
 }
 
 /// A migration's two halves each learn the other node, as Pacemaker's migrate_source and
