@@ -3,7 +3,9 @@
 //! decomposition, peak RSS and CPU time. Plots go to docs/seed-*.svg.
 //!
 //! `cargo bench -p atrium-tests --bench seed -- [--with-pacemaker] [--quick] [--rounds N]
-//!     [--rows nodes,resources,switchover,failover] [--rows resources=32/512,...]`
+//!     [--rows nodes,resources,switchover,failover] [--rows resources=32/512,...] [--wasm-only]`
+//!
+//! `--wasm-only` leaves out Atrium's shell-agent cells (profiling Atrium itself).
 
 mod atrium;
 mod measure;
@@ -213,7 +215,7 @@ fn main() -> Result<()> {
     for row in rows {
         let n = row.rounds(rounds);
         let wasm = run_atrium(row, Agent::Wasm, n);
-        let shell = run_atrium(row, Agent::Shell, n);
+        let shell = if has("--wasm-only") { Outcome::skipped("not run (--wasm-only)") } else { run_atrium(row, Agent::Shell, n) };
         let pcmk = match &pacemaker {
             Ok(()) if row.pacemaker_runs() => Some(run_pacemaker(row, pcmk_rounds)),
             Ok(()) => Some(Outcome::skipped("not run (too slow here)")),

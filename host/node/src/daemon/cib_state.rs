@@ -308,13 +308,15 @@ impl CibState {
 
     fn fail_steps_on(&mut self, node: &str, reason: &str) {
         if let Some(t) = &mut self.transition {
-            for s in &mut t.steps {
-                let runs_there = s.is_executed() && !matches!(s.kind, StepKind::Fence { .. });
+            let running_there: Vec<usize> = t
+                .in_flight()
                 // A remote node's actions end with the full node carrying them, too.
-                let on_node = s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node);
-                if on_node && matches!(s.state, StepState::Dispatched { .. }) && runs_there {
-                    s.state = StepState::Failed { reason: reason.to_string() };
-                }
+                .filter(|s| s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node))
+                .filter(|s| s.is_executed() && !matches!(s.kind, StepKind::Fence { .. }))
+                .map(|s| s.id)
+                .collect();
+            for id in running_there {
+                t.set_state(id, StepState::Failed { reason: reason.to_string() });
             }
         }
     }
@@ -354,46 +356,32 @@ impl CibState {
     }
 
     /// Completes markers and fail-count clearing in place, and hands ready steps to their
-    /// executors within the cluster's batch-limit.
+    /// executors within the cluster's batch-limit. Completed markers may make more steps
+    /// ready: passes repeat until none completes.
     fn advance(&mut self) {
         let batch_limit = self.cib.options().batch_limit as usize;
         let mut new_fences = Vec::new();
         let Some(t) = &mut self.transition else { return };
         loop {
-            t.block_unreachable();
-            let ready = t.ready();
-            let mut progressed = false;
-            let mut in_flight = t.in_flight().count();
-            for id in ready {
-                let step = &mut t.steps[id];
-                match &step.kind {
-                    StepKind::Pseudo => {
-                        step.state = StepState::Done;
-                        progressed = true;
-                    }
-                    StepKind::ClearFailcount => {
-                        if let (Some(rsc), Some(node)) = (step.instance.clone(), step.node.clone()) {
-                            clear_fail_counts(&mut self.cib, &node, &rsc);
-                        }
-                        t.steps[id].state = StepState::Done;
-                        progressed = true;
-                    }
-                    _ if batch_limit > 0 && in_flight >= batch_limit => {}
-                    StepKind::Fence { action } => {
-                        // The DC runs fencing; the queue entry is what it works from.
-                        let target = step.node.clone().unwrap_or_default();
-                        let origin = FenceOrigin::Transition { transition: t.id, step: id };
-                        new_fences.push((target, action.clone(), origin, t.created_ms));
-                        step.state = StepState::Dispatched { term: t.term };
-                        in_flight += 1;
-                    }
-                    _ => {
-                        step.state = StepState::Dispatched { term: t.term };
-                        in_flight += 1;
-                    }
+            let (markers, work) = t.dispatchable(batch_limit);
+            for &id in &markers {
+                let step = &t.steps[id];
+                if let (StepKind::ClearFailcount, Some(rsc), Some(node)) = (&step.kind, &step.instance, &step.node) {
+                    clear_fail_counts(&mut self.cib, node, rsc);
                 }
+                t.set_state(id, StepState::Done);
             }
-            if !progressed {
+            for id in work {
+                let step = &t.steps[id];
+                if let StepKind::Fence { action } = &step.kind {
+                    // The DC runs fencing; the queue entry is what it works from.
+                    let target = step.node.clone().unwrap_or_default();
+                    let origin = FenceOrigin::Transition { transition: t.id, step: id };
+                    new_fences.push((target, action.clone(), origin, t.created_ms));
+                }
+                t.set_state(id, StepState::Dispatched { term: t.term });
+            }
+            if markers.is_empty() {
                 break;
             }
         }
@@ -481,9 +469,9 @@ impl CibState {
         }
         if let (Some((tid, sid)), Some(t)) = (step, &mut self.transition)
             && t.id == tid
-            && let Some(s) = t.steps.get_mut(sid).filter(|s| matches!(s.state, StepState::Dispatched { .. }))
+            && t.steps.get(sid).is_some_and(|s| matches!(s.state, StepState::Dispatched { .. }))
         {
-            s.state = if c.ok { StepState::Done } else { StepState::Failed { reason: c.reason.clone().unwrap_or_else(|| "fencing failed".into()) } };
+            t.set_state(sid, if c.ok { StepState::Done } else { StepState::Failed { reason: c.reason.clone().unwrap_or_else(|| "fencing failed".into()) } });
         }
         if changed {
             self.generation += 1;
@@ -501,21 +489,21 @@ impl CibState {
         self.call_seq += 1;
         let call_id = self.call_seq;
         let running_step = match (r.step, &mut self.transition) {
-            (Some((tid, sid)), Some(t)) if t.id == tid => t.steps.get_mut(sid).filter(|s| matches!(s.state, StepState::Dispatched { .. })),
+            (Some((tid, sid)), Some(t)) if t.id == tid && t.steps.get(sid).is_some_and(|s| matches!(s.state, StepState::Dispatched { .. })) => Some((t, sid)),
             _ => None,
         };
         // Only a step of the running transition ending as planned was predicted; a result for
         // a transition that is gone, a recurring monitor's change (they report only changes)
         // and any other result are new input for the DC.
         let expected = running_step.is_some() && !r.is_failure() && r.rc == r.target_rc;
-        if let Some(step) = running_step {
+        if let Some((t, sid)) = running_step {
             // An unexpected result (a probe finding the resource running) is no failure, but what
             // was ordered after the step assumed the expected one: it must not run.
-            step.state = if r.is_failure() || r.rc != r.target_rc {
+            t.set_state(sid, if r.is_failure() || r.rc != r.target_rc {
                 StepState::Failed { reason: format!("rc {}{}", r.rc, r.exit_reason.as_deref().map(|e| format!(": {e}")).unwrap_or_default()) }
             } else {
                 StepState::Done
-            };
+            });
         }
         let transition_key = r.step.map(|(t, s)| format!("{s}:{t}:{}:atrium", r.target_rc));
         let state = self.node_state(&r.node);
@@ -549,10 +537,10 @@ impl CibState {
         if t.id != tid || t.steps.get(sid).is_none_or(|s| !matches!(s.state, StepState::Dispatched { .. })) {
             return CibReply::Rejected { reason: format!("step {sid} of transition {tid} is not running") };
         }
-        t.steps[sid].state = match error {
+        t.set_state(sid, match error {
             None => StepState::Done,
             Some(e) => StepState::Failed { reason: e.to_string() },
-        };
+        });
         if error.is_some() {
             self.generation += 1;
         }
@@ -779,7 +767,7 @@ mod tests {
     }
 
     fn transition(s: &CibState, steps: Vec<Step>, edges: Vec<(usize, usize)>) -> Box<Transition> {
-        Box::new(Transition { id: 0, term: 0, dc: "n1".into(), generation: s.generation, pe_input: None, created_ms: 0, steps, edges, aborted: None })
+        Box::new(Transition::new("n1".into(), s.generation, None, 0, steps, edges))
     }
 
     #[test]

@@ -14,6 +14,7 @@ use super::cib_state::{CibCommand, CibReply, FenceCompletion};
 use super::pe_inputs::{DEFAULT_SERIES_MAX, PeInputs};
 use super::{NodeContext, now_ms};
 use crate::daemon::plan;
+use crate::daemon::transition::Transition;
 use crate::fencing::{self, FenceAction, FenceOutcome, FenceRecord};
 
 /// A DC that schedules this many transitions without the input changing is looping (an
@@ -76,10 +77,15 @@ impl DcState {
     async fn pass(&mut self, ctx: &Arc<NodeContext>, st: &ClusterStatus, pe: &mut PeInputs) -> Result<()> {
         self.sync_membership(ctx, st).await?;
         self.start_fencing(ctx);
-        let (transition, generation, cib) = ctx.cluster.read(|s| (s.transition.clone(), s.generation, s.cib.clone()));
+        // Runs on every applied entry: the CIB is copied only when the scheduler may run.
+        let (transition, generation, cib) = ctx.cluster.read(|s| {
+            let outline = s.transition.as_ref().map(Transition::outline);
+            let cib = outline.as_ref().is_none_or(|t| t.finished).then(|| s.cib.clone());
+            (outline, s.generation, cib)
+        });
         if let Some(t) = &transition {
-            if !t.is_finished() {
-                if t.aborted.is_none() {
+            if !t.finished {
+                if !t.aborted {
                     let reason = if t.term < st.term {
                         Some(format!("made by the DC of term {}", t.term))
                     } else if t.generation != generation {
@@ -95,6 +101,7 @@ impl DcState {
                 return Ok(());
             }
         }
+        let Some(cib) = cib else { return Ok(()) };
         let last_id = transition.as_ref().map_or(0, |t| t.id);
         let options = cib.options();
         let now = now_ms();

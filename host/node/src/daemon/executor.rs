@@ -14,7 +14,7 @@ use atrium_contract::{Action, ActionRequest, AgentAddress, OpOutcome, ResourceAg
 
 use super::cib_state::{CibCommand, OpReport};
 use super::throttle;
-use super::transition::{Step, StepKind, StepState};
+use super::transition::{Step, StepKind};
 use super::{NodeContext, now_ms};
 use crate::fencing::DeviceResource;
 use crate::registry::AgentRegistry;
@@ -36,8 +36,8 @@ pub struct Executor {
     registry: Arc<AgentRegistry>,
     /// Loaded agents by address: a WASM agent is compiled once, not per action.
     agents: Mutex<HashMap<String, Arc<dyn ResourceAgent>>>,
-    /// Steps started here, by (transition, step).
-    started: Mutex<HashSet<(u64, usize)>>,
+    /// Steps of the current transition started here: (transition, steps).
+    started: Mutex<(u64, HashSet<usize>)>,
     running: Mutex<usize>,
     monitors: Mutex<HashMap<(String, u64), JoinHandle<()>>>,
     /// Attributes this node last copied from its agents' attribute store into the CIB.
@@ -61,7 +61,7 @@ impl Executor {
             ctx,
             registry,
             agents: Mutex::new(HashMap::new()),
-            started: Mutex::new(HashSet::new()),
+            started: Mutex::new((0, HashSet::new())),
             running: Mutex::new(0),
             monitors: Mutex::new(HashMap::new()),
             synced_attributes: Mutex::new(BTreeMap::new()),
@@ -132,23 +132,29 @@ impl Executor {
             return;
         }
         let term = self.ctx.cluster.status().term;
-        // Runs on every applied entry on every node: copy out only this node's steps.
+        let options = self.ctx.cluster.read(|s| s.cib.options());
+        let threshold = throttle::parse_load_threshold(options.raw.get("load-threshold").map(String::as_str));
+        let limit = throttle::job_limit(options.node_action_limit, throttle::cores(), throttle::load_average().unwrap_or(0.0), threshold);
+        let room = limit.saturating_sub(*self.running.lock().unwrap());
+        // Runs on every applied entry on every node, while thousands of steps may be in flight:
+        // look only at this node's, and copy out only those it has room to start.
         let me = self.ctx.name.as_str();
-        let Some((tid, t_term, mine)) = self.ctx.cluster.read(|s| {
+        let Some((tid, t_term, mine, more)) = self.ctx.cluster.read(|s| {
             let t = s.transition.as_ref()?;
-            let mine: Vec<Step> = t
-                .steps
-                .iter()
-                .filter(|s| (s.node.as_deref() == Some(me) || s.via.as_deref() == Some(me)) && matches!(s.state, StepState::Dispatched { .. }))
-                .filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown))
-                .cloned()
-                .collect();
-            Some((t.id, t.term, mine))
+            let mut started = self.started.lock().unwrap();
+            // Steps of earlier transitions never come back.
+            if started.0 != t.id {
+                *started = (t.id, HashSet::new());
+            }
+            let mut waiting = t.in_flight_on(me).filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown) && !started.1.contains(&s.id));
+            let mine: Vec<Step> = waiting.by_ref().take(room).cloned().collect();
+            Some((t.id, t.term, mine, waiting.next().is_some()))
         }) else {
             return;
         };
-        // Steps of earlier transitions never come back.
-        self.started.lock().unwrap().retain(|&(t, _)| t == tid);
+        if more {
+            debug!(limit, "job limit reached; the rest waits");
+        }
         if mine.is_empty() {
             return;
         }
@@ -160,15 +166,8 @@ impl Executor {
             }
             return;
         }
-        let options = self.ctx.cluster.read(|s| s.cib.options());
-        let threshold = throttle::parse_load_threshold(options.raw.get("load-threshold").map(String::as_str));
-        let limit = throttle::job_limit(options.node_action_limit, throttle::cores(), throttle::load_average().unwrap_or(0.0), threshold);
         for step in mine {
-            if *self.running.lock().unwrap() >= limit {
-                debug!(limit, "job limit reached; the rest waits");
-                break;
-            }
-            if !self.started.lock().unwrap().insert((tid, step.id)) {
+            if !self.started.lock().unwrap().1.insert(step.id) {
                 continue;
             }
             *self.running.lock().unwrap() += 1;

@@ -1,7 +1,7 @@
 //! Turning the scheduler's graph into a transition the executors can run: each resource action
 //! gets its agent, parameters, timeout and expected result from the configuration.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use atrium_cib::status::rc;
 use atrium_cib::{Cib, Configuration, Primitive, Resource, Role, nv_flatten};
@@ -16,6 +16,7 @@ const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 /// not: this resolves them). Ids and terms are filled in when the cluster applies it.
 pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_input: Option<u64>, now_ms: u64) -> Transition {
     let config = cib.configuration.with_templates_resolved();
+    let primitives = Primitives::of(&config);
     let mut steps: Vec<Step> = schedule
         .graph
         .actions
@@ -46,9 +47,9 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
                 state: if a.runnable { StepState::Pending } else { StepState::Blocked },
             };
             if let Some(rsc) = &rsc {
-                step.instance = Some(instance_name(&config, rsc));
+                step.instance = Some(instance_name(&primitives, rsc));
                 if step.kind == StepKind::Resource {
-                    fill_resource_step(&mut step, &config, cib, rsc);
+                    fill_resource_step(&mut step, &config, &primitives, cib, rsc);
                 }
             }
             step
@@ -62,7 +63,7 @@ pub fn transition(cib: &Cib, schedule: &Schedule, dc: &str, generation: u64, pe_
     if let Some(dc_shutdown) = shutdowns.iter().find(|s| s.node.as_deref() == Some(dc)) {
         edges.extend(shutdowns.iter().filter(|s| s.id != dc_shutdown.id).map(|s| (s.id, dc_shutdown.id)));
     }
-    Transition { id: 0, term: 0, dc: dc.to_string(), generation, pe_input, created_ms: now_ms, steps, edges, aborted: None }
+    Transition::new(dc.to_string(), generation, pe_input, now_ms, steps, edges)
 }
 
 /// A migration's two halves each learn the other node, as Pacemaker's migrate_source and
@@ -100,10 +101,10 @@ pub fn has_work(t: &Transition) -> bool {
     probe.steps.iter().any(|s| s.state == StepState::Pending && s.kind != StepKind::Pseudo)
 }
 
-fn fill_resource_step(step: &mut Step, config: &Configuration, cib: &Cib, rsc: &str) {
+fn fill_resource_step(step: &mut Step, config: &Configuration, primitives: &Primitives, cib: &Cib, rsc: &str) {
     // Clone instances are named `id:N`; their configuration is the clone's primitive.
     let base = rsc.split(':').next().unwrap_or(rsc);
-    let found = find_primitive(config, base);
+    let found = primitives.find(base);
     let primitive = found.as_ref().map(|(p, _)| *p);
     step.agent = match primitive {
         Some(p) => Some(p.agent()),
@@ -135,9 +136,9 @@ fn fill_resource_step(step: &mut Step, config: &Configuration, cib: &Cib, rsc: &
 }
 
 /// An anonymous clone's instances (`id:N`) all go by the primitive's id.
-fn instance_name(config: &Configuration, rsc: &str) -> String {
+fn instance_name(primitives: &Primitives, rsc: &str) -> String {
     match rsc.split_once(':') {
-        Some((base, _)) => match find_primitive(config, base) {
+        Some((base, _)) => match primitives.find(base) {
             Some((_, Some(c))) if !atrium_cib::nv_get(&c.meta_attributes, "globally-unique").is_some_and(atrium_cib::is_true) => base.to_string(),
             _ => rsc.to_string(),
         },
@@ -145,16 +146,35 @@ fn instance_name(config: &Configuration, rsc: &str) -> String {
     }
 }
 
-fn find_primitive<'a>(config: &'a Configuration, id: &str) -> Option<(&'a Primitive, Option<&'a atrium_cib::Clone>)> {
-    fn walk<'a>(r: &'a Resource, id: &str, clone: Option<&'a atrium_cib::Clone>) -> Option<(&'a Primitive, Option<&'a atrium_cib::Clone>)> {
-        match r {
-            Resource::Primitive(p) => (p.id == id).then_some((p, clone)),
-            Resource::Group(g) => g.children.iter().find(|p| p.id == id).map(|p| (p, clone)),
-            Resource::Clone(c) => walk(&c.child, id, Some(c)),
-            Resource::Bundle(b) => b.primitive.iter().find(|p| p.id == id).map(|p| (p, clone)),
+/// The configured primitives by id, each with the clone it is in: looked up once per step, so
+/// a transition of every resource costs a walk of the configuration, not one per step.
+struct Primitives<'a>(HashMap<&'a str, (&'a Primitive, Option<&'a atrium_cib::Clone>)>);
+
+impl<'a> Primitives<'a> {
+    fn of(config: &'a Configuration) -> Primitives<'a> {
+        fn walk<'a>(r: &'a Resource, clone: Option<&'a atrium_cib::Clone>, found: &mut Vec<(&'a Primitive, Option<&'a atrium_cib::Clone>)>) {
+            match r {
+                Resource::Primitive(p) => found.push((p, clone)),
+                Resource::Group(g) => found.extend(g.children.iter().map(|p| (p, clone))),
+                Resource::Clone(c) => walk(&c.child, Some(c), found),
+                Resource::Bundle(b) => found.extend(b.primitive.iter().map(|p| (p, clone))),
+            }
         }
+        let mut found = Vec::new();
+        for r in &config.resources {
+            walk(r, None, &mut found);
+        }
+        let mut by_id = HashMap::new();
+        for (p, clone) in found {
+            // Of two primitives with one id (an invalid configuration), the first counts.
+            by_id.entry(p.id.as_str()).or_insert((p, clone));
+        }
+        Primitives(by_id)
     }
-    config.resources.iter().find_map(|r| walk(r, id, None))
+
+    fn find(&self, id: &str) -> Option<(&'a Primitive, Option<&'a atrium_cib::Clone>)> {
+        self.0.get(id).copied()
+    }
 }
 
 fn orphan_agent(cib: &Cib, node: Option<&str>, rsc: &str) -> Option<String> {
