@@ -38,6 +38,7 @@ pub struct Executor {
     agents: Mutex<HashMap<String, Arc<dyn ResourceAgent>>>,
     /// Steps of the current transition started here: (transition, steps).
     started: Mutex<(u64, HashSet<usize>)>,
+    /// Agents running now: the job slots taken (see `JobSlot`).
     running: Mutex<usize>,
     monitors: Mutex<HashMap<(String, u64), JoinHandle<()>>>,
     /// Attributes this node last copied from its agents' attribute store into the CIB.
@@ -50,6 +51,23 @@ pub struct Executor {
     held: std::sync::atomic::AtomicBool,
     /// Connections to remote nodes held here, and the operations carried over them.
     remotes: RemoteLinks,
+}
+
+/// One of the node's job slots (node-action-limit), held while an agent runs; freed on drop.
+struct JobSlot(Arc<Executor>);
+
+impl JobSlot {
+    fn take(executor: &Arc<Executor>) -> JobSlot {
+        *executor.running.lock().unwrap() += 1;
+        JobSlot(Arc::clone(executor))
+    }
+}
+
+impl Drop for JobSlot {
+    fn drop(&mut self) {
+        *self.0.running.lock().unwrap() -= 1;
+        self.0.wake.notify_one();
+    }
 }
 
 impl Executor {
@@ -113,7 +131,7 @@ impl Executor {
         self.wake.notify_one();
     }
 
-    /// Waits until no step runs here; false if `deadline` came first.
+    /// Waits until no agent runs here; false if `deadline` came first.
     pub async fn wait_idle(&self, deadline: Option<Instant>) -> bool {
         loop {
             if *self.running.lock().unwrap() == 0 {
@@ -170,21 +188,19 @@ impl Executor {
             if !self.started.lock().unwrap().1.insert(step.id) {
                 continue;
             }
-            *self.running.lock().unwrap() += 1;
+            let slot = JobSlot::take(self);
             let me = Arc::clone(self);
             let span = info_span!("action", transition = tid, rsc = step.rsc.as_deref().unwrap_or(""), op = %step.key(), agent = step.agent.as_deref().unwrap_or(""));
             tokio::spawn(
                 async move {
-                    me.run_step(tid, step).await;
-                    *me.running.lock().unwrap() -= 1;
-                    me.wake.notify_one();
+                    me.run_step(tid, step, slot).await;
                 }
                 .instrument(span),
             );
         }
     }
 
-    async fn run_step(self: &Arc<Self>, tid: u64, step: Step) {
+    async fn run_step(self: &Arc<Self>, tid: u64, step: Step, slot: JobSlot) {
         match step.kind {
             StepKind::Shutdown => {
                 let _ = self.ctx.propose_until_done(CibCommand::StepFinished { transition: tid, step: step.id, error: None }).await;
@@ -194,6 +210,9 @@ impl Executor {
             StepKind::Resource => {
                 let report = self.execute(&step, Some((tid, step.id))).await;
                 let rc = report.rc;
+                // The agent is done: the next step may start while this result is committed
+                // (and then goes into the same group commit as the others finishing now).
+                drop(slot);
                 self.report(report).await;
                 if step.task == "monitor" && step.interval_ms > 0 {
                     self.start_monitor(&step, rc);
@@ -290,8 +309,9 @@ impl Executor {
         Ok(agent)
     }
 
-    /// Sends a result to the CIB (retrying through DC changes) and into the node's own
-    /// operation history, then copies any attribute the agent set.
+    /// Sends a result to the CIB (retrying through DC changes) and, at the same time, into the
+    /// node's own operation history (a local record: waiting for its disk sync before the Raft
+    /// round would hold the job slot for both), then copies any attribute the agent set.
     async fn report(&self, report: OpReport) {
         let record = atrium_db::OpResult {
             node: report.node.clone(),
@@ -307,10 +327,12 @@ impl Executor {
             duration_ms: report.exec_ms,
             transition_id: report.step.map(|(t, s)| format!("{t}:{s}")),
         };
-        if let Err(e) = self.ctx.db.op_history().record(&record).await {
-            warn!(error = %e, "could not record the operation in the history");
-        }
-        self.commit_result(report).await;
+        let history = async {
+            if let Err(e) = self.ctx.db.op_history().record(&record).await {
+                warn!(error = %e, "could not record the operation in the history");
+            }
+        };
+        tokio::join!(history, self.commit_result(report));
         self.sync_attributes().await;
     }
 
