@@ -50,7 +50,10 @@ pub(crate) async fn run<S: ReplicatedState>(
     loop {
         tick.tick().await;
         if let Some(gate) = &gate {
-            let leading = metrics.borrow().current_leader == Some(metrics.borrow().id);
+            let leading = {
+                let m = metrics.borrow();
+                m.current_leader == Some(m.id)
+            };
             let allowed = leading
                 || two_node::may_elect(
                     &raft,
