@@ -111,6 +111,19 @@ impl TestRemote {
         std::fs::read_to_string(self.dir.join("stderr.log")).unwrap_or_default()
     }
 
+    /// Whether the remote's log shows `needle` within 5 s: the client may see its refusal
+    /// before the remote has written why.
+    pub fn logged(&self, needle: &str) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while !self.log().contains(needle) {
+            if std::time::Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        true
+    }
+
     /// Whether an OCF Dummy instance's state file exists on this remote node (the agent ran
     /// here and left it started).
     pub fn dummy_running(&self, rsc: &str) -> bool {
