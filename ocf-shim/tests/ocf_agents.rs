@@ -99,8 +99,13 @@ fn heartbeat_anything_runs_and_stops_a_real_process() {
     let start = anything.execute(&req(Action::Start));
     assert_eq!(start.status, OcfStatus::Success, "{start:?}");
     let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
-    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
-    assert_eq!(cmdline, "/bin/sleep\x001000\x00");
+    // The agent starts the binary through nohup, which execs it a moment later.
+    let cmdline = || std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while cmdline().starts_with("nohup\0") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(cmdline(), "/bin/sleep\x001000\x00");
     assert_eq!(anything.execute(&req(Action::Monitor)).status, OcfStatus::Success);
     assert_eq!(anything.execute(&req(Action::Stop)).status, OcfStatus::Success);
     assert!(wait_gone(pid, Duration::from_secs(5)), "sleep {pid} still running after stop");
