@@ -93,6 +93,8 @@ pub struct TestCluster {
     pub key_file: PathBuf,
     bin: PathBuf,
     json_logs: bool,
+    /// Keep the nodes' data and logs when dropped (see `keep_files`).
+    keep: bool,
     /// Dropped after the nodes are killed (field order), removing the namespaces.
     pub net: Option<netns::Network>,
 }
@@ -136,7 +138,7 @@ impl TestCluster {
         let endpoints: Vec<&str> = members.iter().map(|m| m.3.as_str()).collect();
         let client = serde_json::json!({ "endpoints": endpoints, "key_file": key_file });
         std::fs::write(dir.path().join("client.json"), client.to_string())?;
-        let mut cluster = TestCluster { dir, nodes, key_file, bin, json_logs: options.json_logs, net };
+        let mut cluster = TestCluster { dir, nodes, key_file, bin, json_logs: options.json_logs, keep: false, net };
         for i in 0..cluster.nodes.len() {
             cluster.spawn(i)?;
         }
@@ -188,7 +190,7 @@ impl TestCluster {
         let child = command
             .args(["--log-format", format, "node", "run", "--config"])
             .arg(&node.config)
-            .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info".into()))
+            .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -290,6 +292,13 @@ impl TestCluster {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// Keeps the nodes' data and logs when the cluster is dropped (a failed benchmark cell's
+    /// post-mortem); returns where they are.
+    pub fn keep_files(&mut self) -> PathBuf {
+        self.keep = true;
+        self.dir.path().to_path_buf()
+    }
+
     pub fn status(&self) -> Result<Value> {
         Ok(serde_json::from_str(&self.atrium_ok(&["status", "--output", "json"])?)?)
     }
@@ -336,7 +345,7 @@ impl Drop for TestCluster {
             }
         }
         // ATRIUM_KEEP_TEST_DIRS=1 keeps the nodes' data and logs for a post-mortem.
-        if std::env::var_os("ATRIUM_KEEP_TEST_DIRS").is_some() {
+        if self.keep || std::env::var_os("ATRIUM_KEEP_TEST_DIRS").is_some() {
             let path = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("a temporary directory")).keep();
             eprintln!("kept the test cluster's files in {}", path.display());
         }

@@ -312,3 +312,27 @@ fn a_change_during_a_transition_aborts_it_cleanly() -> Result<()> {
     assert!(logs.iter().any(|l| l.contains("aborting transition") && l.contains("the cluster changed")), "no transition was aborted");
     Ok(())
 }
+
+#[test]
+fn steps_queued_on_a_node_when_the_dc_dies_are_handed_back_and_rerun_by_the_new_dc() -> Result<()> {
+    let mut cluster = TestCluster::start_online(Options::nodes(3), SETTLE)?;
+    let old_dc = dc(&cluster.status()?).context("no DC")?;
+    let busy = cluster.nodes.iter().map(|n| n.name.clone()).find(|n| *n != old_dc).context("a node besides the DC")?;
+    // One job at a time on `busy`, every action half a second: most of its starts wait in the
+    // transition, dispatched and not started, when the DC goes.
+    let rscs: Vec<String> = (1..=6).map(|i| format!("q{i}")).collect();
+    let mut config = String::from("property stonith-enabled=false node-action-limit=1\n");
+    for r in &rscs {
+        config += &format!("primitive {r} wasm:atrium:dummy params op_sleep=0.5 op start timeout=20s op monitor interval=10s timeout=20s\nlocation prefer-{r} {r} 100: {busy}\n");
+    }
+    cluster.load(&config)?;
+    cluster.wait_for("the first start on the busy node", SETTLE, |s| rscs.iter().any(|r| node_of(s, r).is_some()))?;
+    cluster.kill(&old_dc)?;
+    let s = cluster.wait_for("every resource started by the new DC", SETTLE, |s| {
+        dc(s).is_some_and(|d| d != old_dc) && s["cluster"]["idle"] == true && rscs.iter().all(|r| node_of(s, r).as_deref() == Some(busy.as_str()))
+    })?;
+    assert!(rscs.iter().all(|r| node_of(&s, r).is_some()));
+    let log = std::fs::read_to_string(cluster.nodes.iter().find(|n| n.name == busy).unwrap().dir.join("atrium.log"))?;
+    assert!(log.contains("refusing steps from a DC of an older term"), "the busy node had nothing queued when the DC died; the test did not test the hand-back");
+    Ok(())
+}

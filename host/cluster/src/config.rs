@@ -67,7 +67,27 @@ impl Default for Timings {
     }
 }
 
+/// Members up to which the defaults hold as they are.
+const UNSCALED_MEMBERS: usize = 16;
+
 impl Timings {
+    /// The defaults for a cluster of `members` nodes. Beyond 16 members the election timeouts
+    /// grow by 40 ms and `node_lost` by 25 ms per member (the lease with them), as corosync's
+    /// token timeout grows per node: the leader's heartbeat round to every follower, and any
+    /// burst of results from all of them, take longer, and with 32 nodes the defaults gave
+    /// false elections and lost nodes under load.
+    pub fn for_members(members: usize) -> Timings {
+        let mut t = Timings::default();
+        let extra = members.saturating_sub(UNSCALED_MEMBERS) as u32;
+        if extra > 0 {
+            t.election_timeout_min += Duration::from_millis(40) * extra;
+            t.election_timeout_max = t.election_timeout_min * 2;
+            t.node_lost += Duration::from_millis(25) * extra;
+            t.lease = t.lease.max(t.election_timeout_max * 2 + Duration::from_millis(500));
+        }
+        t
+    }
+
     fn validate(&self) -> Result<(), ClusterError> {
         let invalid = |reason: String| Err(ClusterError::InvalidConfig(reason));
         if self.heartbeat.is_zero() {
@@ -265,6 +285,20 @@ mod tests {
         config.validate().expect("valid");
         config.raft_config().expect("openraft accepts it");
         assert!(config.is_bootstrapper());
+    }
+
+    #[test]
+    fn large_clusters_get_longer_timeouts_that_stay_valid() {
+        assert_eq!(Timings::for_members(3), Timings::default());
+        assert_eq!(Timings::for_members(16), Timings::default());
+        let t32 = Timings::for_members(32);
+        assert_eq!(t32.election_timeout_min, Duration::from_millis(1040));
+        assert_eq!(t32.node_lost, Duration::from_millis(1000));
+        for members in [17, 32, 64, 200] {
+            let config = config(Timings::for_members(members));
+            config.validate().expect("valid");
+            config.raft_config().expect("openraft accepts it");
+        }
     }
 
     #[test]

@@ -17,6 +17,7 @@ use tracing::{debug, warn};
 use super::types::{ChangeReply, CleanupRequest, ConfigurationReply, EditRequest, ErrorReply, ExplainReply, FenceRequest, HistoryEntry, LoadRequest, MemberRequest};
 use super::{API_TOKEN_PURPOSE, report};
 use crate::daemon::cib_state::{CibCommand, CibReply};
+use crate::daemon::packed::Packed;
 use crate::daemon::{NodeContext, now_ms, pe_inputs::PeInputs, plan};
 
 /// Largest request body: a configuration file of a big cluster fits with room to spare.
@@ -114,7 +115,7 @@ async fn handle(ctx: &NodeContext, token: &str, peer: SocketAddr, req: Request<I
         (Method::POST, ["v1", "configuration"]) => match body::<LoadRequest>(req).await {
             Ok(load) => match crate::config_file::parse(&load.text, &load.name) {
                 Ok(cib) => {
-                    let command = CibCommand::LoadConfiguration { configuration: Box::new(cib.configuration), actor: load.actor, at_ms: now_ms() };
+                    let command = CibCommand::LoadConfiguration { configuration: Packed::pack(&cib.configuration), actor: load.actor, at_ms: now_ms() };
                     change(ctx, command).await
                 }
                 Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")),

@@ -102,12 +102,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         // The daemon logs at info, to stderr and its data directory.
         Command::Node(node::NodeCommand::Run { config }) => match crate::daemon::node_config::NodeConfig::load(&config) {
-            Ok(config) => logging::init("info", cli.log_format, Some(&config.data_dir.join("atrium.log"))).and_then(|()| node::run_daemon(config)),
+            Ok(config) => logging::init(logging::NODE_DEFAULT, cli.log_format, Some(&config.data_dir.join("atrium.log"))).and_then(|()| node::run_daemon(config)),
             Err(e) => Err(e),
         },
         // The remote node's daemon logs like a node's.
         Command::Remote(remote::RemoteCommand::Run { listen, key_file }) => {
-            logging::init("info", cli.log_format, Some(&data_dir.join("atrium.log"))).and_then(|()| remote::run_daemon(listen, &key_file, &data_dir))
+            logging::init(logging::NODE_DEFAULT, cli.log_format, Some(&data_dir.join("atrium.log"))).and_then(|()| remote::run_daemon(listen, &key_file, &data_dir))
         }
         command => logging::init("warn", cli.log_format, None).and_then(|()| match command {
             Command::Up(args) => up::run(args, cli.data_dir.as_deref(), cli.output),

@@ -10,6 +10,7 @@ use atrium_cib::status::{LrmResource, LrmRscOp, NodeState, op_status, rc};
 use atrium_cib::{Cib, Configuration, NvPair, NvSet, Role, edit};
 use atrium_cluster::{ApplyContext, ReplicatedState};
 
+use super::packed::Packed;
 use super::transition::{StepKind, StepState, Transition};
 use crate::fencing::{Attempt, FenceOrigin, FenceRecord, FenceState};
 
@@ -108,7 +109,7 @@ impl OpReport {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum CibCommand {
     /// Replace the configuration (nodes known to the cluster are kept).
-    LoadConfiguration { configuration: Box<Configuration>, actor: String, at_ms: u64 },
+    LoadConfiguration { configuration: Packed<Configuration>, actor: String, at_ms: u64 },
     Edit { edit: ConfigEdit, actor: String, at_ms: u64 },
     /// Forget a resource's history and fail counts (`crm_resource --cleanup`).
     Cleanup { rsc: Option<String>, node: Option<String>, actor: String, at_ms: u64 },
@@ -119,11 +120,13 @@ pub enum CibCommand {
     NodeLeaving { node: String, at_ms: u64 },
     /// Nodes the DC no longer hears from.
     NodesLost { nodes: Vec<String>, at_ms: u64 },
-    StartTransition { transition: Box<Transition> },
+    StartTransition { transition: Packed<Transition> },
     AbortTransition { transition: u64, reason: String },
     /// Operation results, in the order they were reported (a node batches the results that
     /// arrive while its previous batch is being committed).
     OpResults { results: Vec<OpReport> },
+    /// Steps of a DC of an older term that `node` refused without starting them.
+    StepsNotRun { transition: u64, node: String, steps: Vec<usize>, reason: String },
     /// A step that is not an agent operation finished (shutdown, fencing).
     StepFinished { transition: u64, step: usize, error: Option<String> },
     /// Transient attributes a node's agents set (None removes).
@@ -548,6 +551,25 @@ impl CibState {
         self.ok(format!("step {sid} of transition {tid} finished"))
     }
 
+    /// Executors refuse what a replaced DC dispatched; such steps end here, failed, so that
+    /// the aborted transition can finish. Only a newer term's entry may fail them (the
+    /// executor's reason for refusing), and only steps still running on the refusing node.
+    fn steps_not_run(&mut self, tid: u64, node: &str, ids: &[usize], reason: &str, ctx: ApplyContext) -> CibReply {
+        let Some(t) = &mut self.transition else { return CibReply::Rejected { reason: "no transition".into() } };
+        if t.id != tid || t.term >= ctx.term {
+            return CibReply::Rejected { reason: format!("transition {tid} is not one of an older DC's") };
+        }
+        let mut failed = 0;
+        for &id in ids {
+            let on_node = t.steps.get(id).is_some_and(|s| matches!(s.state, StepState::Dispatched { .. }) && (s.node.as_deref() == Some(node) || s.via.as_deref() == Some(node)));
+            if on_node {
+                t.set_state(id, StepState::Failed { reason: reason.to_string() });
+                failed += 1;
+            }
+        }
+        self.ok(format!("{failed} step(s) of transition {tid} not run on {node}"))
+    }
+
     fn set_attributes(&mut self, node: &str, attrs: &BTreeMap<String, Option<String>>) -> CibReply {
         let state = self.node_state(node);
         let before = state.transient();
@@ -667,7 +689,10 @@ impl ReplicatedState for CibState {
     fn apply(&mut self, command: &CibCommand, ctx: ApplyContext) -> CibReply {
         self.applying = ctx.index;
         match command {
-            CibCommand::LoadConfiguration { configuration, actor, at_ms } => self.load((**configuration).clone(), actor, *at_ms),
+            CibCommand::LoadConfiguration { configuration, actor, at_ms } => match configuration.unpack() {
+                Ok(configuration) => self.load(configuration, actor, *at_ms),
+                Err(e) => CibReply::Rejected { reason: format!("configuration: {e}") },
+            },
             CibCommand::Edit { edit, actor, at_ms } => {
                 let mut cfg = self.cib.configuration.clone();
                 match edit.apply(&mut cfg) {
@@ -688,7 +713,10 @@ impl ReplicatedState for CibState {
             CibCommand::NodeJoined { node, node_id, at_ms } => self.joined(node, *node_id, *at_ms),
             CibCommand::NodeLeaving { node, at_ms } => self.leaving(node, *at_ms),
             CibCommand::NodesLost { nodes, at_ms } => self.nodes_lost(nodes, *at_ms),
-            CibCommand::StartTransition { transition } => self.start_transition((**transition).clone(), ctx),
+            CibCommand::StartTransition { transition } => match transition.unpack() {
+                Ok(t) => self.start_transition(t, ctx),
+                Err(e) => CibReply::Rejected { reason: format!("transition: {e}") },
+            },
             CibCommand::AbortTransition { transition, reason } => self.abort(*transition, reason),
             CibCommand::OpResults { results } => {
                 let summaries: Vec<String> = results.iter().map(|r| self.op_result(r)).map(|reply| match reply {
@@ -698,6 +726,7 @@ impl ReplicatedState for CibState {
                 self.ok(summaries.join("; "))
             }
             CibCommand::StepFinished { transition, step, error } => self.step_finished(*transition, *step, error.as_deref()),
+            CibCommand::StepsNotRun { transition, node, steps, reason } => self.steps_not_run(*transition, node, steps, reason, ctx),
             CibCommand::SetTransientAttributes { node, attrs } => self.set_attributes(node, attrs),
             CibCommand::RequestFence { target, action, actor, at_ms } => self.request_fence(target, action, actor, *at_ms),
             CibCommand::FenceCompleted(c) => self.fence_completed(c),
@@ -766,8 +795,8 @@ mod tests {
         }
     }
 
-    fn transition(s: &CibState, steps: Vec<Step>, edges: Vec<(usize, usize)>) -> Box<Transition> {
-        Box::new(Transition::new("n1".into(), s.generation, None, 0, steps, edges))
+    fn transition(s: &CibState, steps: Vec<Step>, edges: Vec<(usize, usize)>) -> Packed<Transition> {
+        Packed::pack(&Transition::new("n1".into(), s.generation, None, 0, steps, edges))
     }
 
     #[test]
@@ -799,6 +828,29 @@ mod tests {
         assert_eq!(attrs.get("fail-count-web#monitor_10000").map(String::as_str), Some("1"));
         assert_eq!(attrs.get("last-failure-web#monitor_10000").map(String::as_str), Some("1000"));
         assert!(s.generation > generation);
+    }
+
+    #[test]
+    fn steps_refused_after_a_dc_change_end_the_aborted_transition() {
+        let mut s = CibState::new(None);
+        s.apply(&CibCommand::NodeJoined { node: "n1".into(), node_id: 1, at_ms: 0 }, ctx(1));
+        s.apply(&CibCommand::NodeJoined { node: "n2".into(), node_id: 2, at_ms: 0 }, ctx(1));
+        let steps = vec![start_step(0, "n1"), start_step(1, "n1"), start_step(2, "n2")];
+        s.apply(&CibCommand::StartTransition { transition: transition(&s, steps, vec![]) }, ctx(2));
+        let not_run = |node: &str, steps: Vec<usize>| CibCommand::StepsNotRun { transition: 1, node: node.into(), steps, reason: "not run".into() };
+
+        // Within the DC's own term nothing may be handed back.
+        assert!(matches!(s.apply(&not_run("n1", vec![0, 1]), ctx(2)), CibReply::Rejected { .. }));
+        // A newer DC aborts it; n1 hands back both of its steps (and cannot fail n2's).
+        s.apply(&CibCommand::AbortTransition { transition: 1, reason: "made by the DC of term 2".into() }, ctx(3));
+        s.apply(&not_run("n1", vec![0, 1, 2]), ctx(3));
+        let t = s.transition.as_ref().unwrap();
+        assert!(matches!(t.steps[0].state, StepState::Failed { .. }) && matches!(t.steps[1].state, StepState::Failed { .. }));
+        assert!(matches!(t.steps[2].state, StepState::Dispatched { .. }), "n2's step is n2's to hand back");
+        assert!(!t.is_finished());
+        s.apply(&not_run("n2", vec![2]), ctx(3));
+        assert!(s.transition.as_ref().unwrap().is_finished(), "nothing is left in flight");
+        assert!(s.cib.status.node_states.iter().all(|n| n.lrm_resources.is_empty()), "nothing ran, so nothing is recorded");
     }
 
     #[test]

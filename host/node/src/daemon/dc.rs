@@ -11,6 +11,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use atrium_cluster::ClusterStatus;
 
 use super::cib_state::{CibCommand, CibReply, FenceCompletion};
+use super::packed::Packed;
 use super::pe_inputs::{DEFAULT_SERIES_MAX, PeInputs};
 use super::{NodeContext, now_ms};
 use crate::daemon::plan;
@@ -133,10 +134,12 @@ impl DcState {
         }
         let summary: Vec<String> = atrium_scheduler::summary::render_lines(&schedule.summary).into_iter().map(|l| l.trim().to_string()).collect();
         let steps = t.steps.len();
-        match ctx.propose(CibCommand::StartTransition { transition: Box::new(t) }).instrument(span).await? {
+        let packed = span.in_scope(|| Packed::pack(&t));
+        let entry_bytes = packed.len();
+        match ctx.propose(CibCommand::StartTransition { transition: packed }).instrument(span).await? {
             CibReply::Ok { summary: started, .. } => {
                 self.per_generation.1 += 1;
-                info!(generation, pe_input, steps, %started, actions = ?summary, "transition started");
+                info!(generation, pe_input, steps, entry_bytes, %started, actions = ?summary, "transition started");
             }
             CibReply::Rejected { reason } => debug!(%reason, "transition not started"),
         }

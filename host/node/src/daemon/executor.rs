@@ -1,6 +1,6 @@
 //! The executor: runs the steps the current transition hands this node, through the WASM
 //! runtime or the OCF shim, keeps recurring monitors going, and reports results into the CIB.
-//! Steps from a DC older than the current term are refused.
+//! Steps from a DC older than the current term are refused and reported as not run.
 
 use anyhow::{Context, Result};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -44,8 +44,6 @@ pub struct Executor {
     /// Attributes this node last copied from its agents' attribute store into the CIB.
     synced_attributes: Mutex<BTreeMap<String, String>>,
     wake: tokio::sync::Notify,
-    /// Warned once per stale transition.
-    refused: Mutex<Option<u64>>,
     rejoining: std::sync::atomic::AtomicBool,
     /// Set while the node has lost quorum and applies no-quorum-policy: nothing new starts.
     held: std::sync::atomic::AtomicBool,
@@ -84,7 +82,6 @@ impl Executor {
             monitors: Mutex::new(HashMap::new()),
             synced_attributes: Mutex::new(BTreeMap::new()),
             wake: tokio::sync::Notify::new(),
-            refused: Mutex::new(None),
             rejoining: std::sync::atomic::AtomicBool::new(false),
             held: std::sync::atomic::AtomicBool::new(false),
         })
@@ -165,7 +162,9 @@ impl Executor {
                 *started = (t.id, HashSet::new());
             }
             let mut waiting = t.in_flight_on(me).filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown) && !started.1.contains(&s.id));
-            let mine: Vec<Step> = waiting.by_ref().take(room).cloned().collect();
+            // A DC of an older term: none of it runs here, and all of it is handed back.
+            let take = if t.term < term { usize::MAX } else { room };
+            let mine: Vec<Step> = waiting.by_ref().take(take).cloned().collect();
             Some((t.id, t.term, mine, waiting.next().is_some()))
         }) else {
             return;
@@ -177,11 +176,7 @@ impl Executor {
             return;
         }
         if t_term < term {
-            let mut refused = self.refused.lock().unwrap();
-            if *refused != Some(tid) {
-                warn!(transition = tid, transition_term = t_term, term, "refusing steps from a DC of an older term");
-                *refused = Some(tid);
-            }
+            self.hand_back(tid, t_term, term, mine);
             return;
         }
         for step in mine {
@@ -198,6 +193,25 @@ impl Executor {
                 .instrument(span),
             );
         }
+    }
+
+    /// Steps a DC of an older term dispatched here and that never started are refused (the
+    /// new DC decides afresh) and reported as not run: the new DC aborts that transition and
+    /// waits for its steps in flight, which would otherwise wait forever.
+    fn hand_back(self: &Arc<Self>, tid: u64, t_term: u64, term: u64, steps: Vec<Step>) {
+        let ids: Vec<usize> = {
+            let mut started = self.started.lock().unwrap();
+            steps.iter().map(|s| s.id).filter(|id| started.1.insert(*id)).collect()
+        };
+        if ids.is_empty() {
+            return;
+        }
+        warn!(transition = tid, transition_term = t_term, term, steps = ids.len(), "refusing steps from a DC of an older term");
+        let command = CibCommand::StepsNotRun { transition: tid, node: self.ctx.name.clone(), steps: ids, reason: format!("not run: dispatched by the DC of term {t_term}, replaced in term {term}") };
+        let me = Arc::clone(self);
+        tokio::spawn(async move {
+            let _ = me.ctx.propose_until_done(command).await;
+        });
     }
 
     async fn run_step(self: &Arc<Self>, tid: u64, step: Step, slot: JobSlot) {

@@ -6,6 +6,7 @@
 //! cib_state    the replicated CIB (commands, deterministic apply)
 //! transition   a transition's steps and their progress
 //! plan         scheduler graph -> transition steps with agents, params, timeouts
+//! packed       large command payloads compressed inside Raft entries
 //! dc           the DC loop: membership, scheduling, aborting
 //! executor     runs this node's steps and recurring monitors, throttled
 //! quorum_guard no-quorum-policy applied by a node that lost quorum
@@ -19,6 +20,7 @@ pub mod cib_state;
 mod dc;
 pub(crate) mod executor;
 pub mod node_config;
+pub mod packed;
 pub mod pe_inputs;
 pub mod plan;
 mod quorum_guard;
@@ -156,7 +158,7 @@ pub async fn run(config: NodeConfig) -> Result<()> {
 
     let (applied_tx, applied_rx) = tokio::sync::mpsc::unbounded_channel();
     let mut cluster_config = ClusterConfig::new(config.id, config.name.clone(), config.listen.clone(), config.cluster_members(), key.clone());
-    cluster_config.timings = config.timings.to_timings();
+    cluster_config.timings = config.timings.to_timings(config.members.len());
     cluster_config.two_node = config.quorum.two_node;
     let lease = cluster_config.timings.lease;
     let cluster = Cluster::start(cluster_config, CibState::new(Some(applied_tx)), Storage::database(db.raft()))

@@ -74,7 +74,8 @@ pub struct MemberConfig {
     pub api: String,
 }
 
-/// Liveness and election knobs in milliseconds; unset ones keep atrium-cluster's defaults.
+/// Liveness and election knobs in milliseconds; unset ones keep atrium-cluster's defaults for
+/// the cluster's size.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimingsConfig {
@@ -86,8 +87,8 @@ pub struct TimingsConfig {
 }
 
 impl TimingsConfig {
-    pub fn to_timings(&self) -> Timings {
-        let mut t = Timings::default();
+    pub fn to_timings(&self, members: usize) -> Timings {
+        let mut t = Timings::for_members(members);
         let set = |field: &mut Duration, ms: Option<u64>| {
             if let Some(ms) = ms {
                 *field = Duration::from_millis(ms);
@@ -182,7 +183,7 @@ node_lost_ms = 900
     fn parses_checks_and_round_trips() {
         let c: NodeConfig = toml::from_str(GOOD).unwrap();
         c.check().unwrap();
-        assert_eq!(c.timings.to_timings().node_lost, Duration::from_millis(900));
+        assert_eq!(c.timings.to_timings(c.members.len()).node_lost, Duration::from_millis(900));
         let again: NodeConfig = toml::from_str(&c.to_toml()).unwrap();
         assert_eq!(again, c);
     }
