@@ -21,10 +21,19 @@ pub fn timeout(nodes: usize, resources: usize) -> Duration {
 fn start_cluster(nodes: usize, config: &str, resources: usize) -> Result<TestCluster> {
     let mut options = Options::nodes(nodes);
     options.json_logs = true;
-    let cluster = TestCluster::start_online(options, timeout(nodes, 0))?;
-    cluster.load(config)?;
-    wait_started(&cluster, resources, None, timeout(nodes, resources))?;
+    let mut cluster = TestCluster::start_online(options, timeout(nodes, 0))?;
+    let loaded = cluster.load(config).and_then(|()| wait_started(&cluster, resources, None, timeout(nodes, resources)));
+    kept_on_failure(&mut cluster, loaded)?;
     Ok(cluster)
+}
+
+/// A failed cell keeps its cluster's files (node logs, databases) and says where, since its
+/// cause is only found in the nodes' logs.
+fn kept_on_failure<T>(cluster: &mut TestCluster, result: Result<T>) -> Result<T> {
+    result.map_err(|e| {
+        let dir = cluster.keep_files();
+        e.context(format!("node logs kept in {}", dir.display()))
+    })
 }
 
 /// Polls `atrium status` until the cluster is idle with `resources` resources started (on
@@ -32,18 +41,22 @@ fn start_cluster(nodes: usize, config: &str, resources: usize) -> Result<TestClu
 /// the poll backs off to twice the last call's duration rather than loading the machine.
 fn wait_started(cluster: &TestCluster, resources: usize, on: Option<&str>, timeout: Duration) -> Result<Value> {
     let deadline = Instant::now() + timeout;
-    let mut seen = 0;
+    // What the last poll saw: how many started, or why `atrium status` failed.
+    let mut seen;
     loop {
         let asked = Instant::now();
-        if let Ok(s) = cluster.status() {
-            let started = placement(&s).values().filter(|(node, role)| role == "Started" && (on.is_none() || node.as_deref() == on)).count();
-            if s["cluster"]["idle"] == true && started == resources {
-                return Ok(s);
+        match cluster.status() {
+            Ok(s) => {
+                let started = placement(&s).values().filter(|(node, role)| role == "Started" && (on.is_none() || node.as_deref() == on)).count();
+                if s["cluster"]["idle"] == true && started == resources {
+                    return Ok(s);
+                }
+                seen = format!("{started} of {resources} resources started{}", on.map(|n| format!(" on {n}")).unwrap_or_default());
             }
-            seen = started;
+            Err(e) => seen = format!("status failed: {}", format!("{e:#}").trim()),
         }
         if Instant::now() > deadline {
-            bail!("timed out after {timeout:?}: {seen} of {resources} resources started{}", on.map(|n| format!(" on {n}")).unwrap_or_default());
+            bail!("timed out after {timeout:?}: {seen}");
         }
         std::thread::sleep((asked.elapsed() * 2).clamp(Duration::from_millis(50), Duration::from_secs(2)));
     }
@@ -103,7 +116,8 @@ pub fn startup(nodes: usize, config: &str, resources: usize, rounds: usize, runs
         for n in &names {
             cluster.reboot(n)?;
         }
-        let end = wait_started_since(&cluster, resources, None, t0, timeout(nodes, resources)).with_context(|| format!("round {}", round + 1))?;
+        let end = wait_started_since(&cluster, resources, None, t0, timeout(nodes, resources)).with_context(|| format!("round {}", round + 1));
+        let end = kept_on_failure(&mut cluster, end)?;
         let (peak_rss, cpu) = usage(&cluster, None);
         runs.push(Run { secs: (end - t0) / 1000.0, peak_rss, cpu, phases: None });
     }
@@ -113,14 +127,19 @@ pub fn startup(nodes: usize, config: &str, resources: usize, rounds: usize, runs
 /// Standby of node1 with every resource on it -> all started on node2; node1 comes back online
 /// (and takes its resources back) between rounds.
 pub fn switchover(config: &str, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
-    let cluster = start_cluster(2, config, resources)?;
+    let mut cluster = start_cluster(2, config, resources)?;
+    let result = switchover_rounds(&cluster, resources, rounds, runs);
+    kept_on_failure(&mut cluster, result)
+}
+
+fn switchover_rounds(cluster: &TestCluster, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
     for round in 0..rounds {
-        wait_started(&cluster, resources, Some("node1"), timeout(2, resources))?;
-        let (_, cpu0) = usage(&cluster, None);
+        wait_started(cluster, resources, Some("node1"), timeout(2, resources))?;
+        let (_, cpu0) = usage(cluster, None);
         let t0 = now_ms();
         cluster.atrium_ok(&["node", "standby", "node1"])?;
-        let end = wait_started_since(&cluster, resources, Some("node2"), t0, timeout(2, resources)).with_context(|| format!("round {}", round + 1))?;
-        let (peak_rss, cpu1) = usage(&cluster, None);
+        let end = wait_started_since(cluster, resources, Some("node2"), t0, timeout(2, resources)).with_context(|| format!("round {}", round + 1))?;
+        let (peak_rss, cpu1) = usage(cluster, None);
         runs.push(Run { secs: (end - t0) / 1000.0, peak_rss, cpu: cpu1 - cpu0, phases: None });
         cluster.atrium_ok(&["node", "online", "node1"])?;
     }
@@ -130,15 +149,20 @@ pub fn switchover(config: &str, resources: usize, rounds: usize, runs: &mut Vec<
 /// kill -9 of a node that hosts resources and is not the DC; it is rebooted between rounds.
 pub fn failover(nodes: usize, config: &str, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
     let mut cluster = start_cluster(nodes, config, resources + workload::FENCE_DEVICES)?;
+    let result = failover_rounds(&mut cluster, nodes, resources, rounds, runs);
+    kept_on_failure(&mut cluster, result)
+}
+
+fn failover_rounds(cluster: &mut TestCluster, nodes: usize, resources: usize, rounds: usize, runs: &mut Vec<Run>) -> Result<()> {
     let names: Vec<String> = (0..resources).map(|i| format!("r{i}")).collect();
     let limit = timeout(nodes, resources);
     for _ in 0..rounds {
-        let s = settle(&cluster, &names, limit)?;
+        let s = settle(cluster, &names, limit)?;
         let dc_name = dc(&s).context("no DC")?;
         let victim = names.iter().filter_map(|r| node_of(&s, r)).find(|n| *n != dc_name).context("no non-DC node hosts a resource")?;
-        let (_, cpu0) = usage(&cluster, Some(victim.as_str()));
-        let (sample, _) = kill_and_measure(&mut cluster, &names, &victim, &dc_name, limit)?;
-        let (peak_rss, cpu1) = usage(&cluster, Some(victim.as_str()));
+        let (_, cpu0) = usage(cluster, Some(victim.as_str()));
+        let (sample, _) = kill_and_measure(cluster, &names, &victim, &dc_name, limit)?;
+        let (peak_rss, cpu1) = usage(cluster, Some(victim.as_str()));
         let phases = [sample.detect / 1000.0, sample.schedule / 1000.0, sample.fence / 1000.0, sample.start / 1000.0];
         // The survivors' CPU is what recovery cost.
         runs.push(Run { secs: phases.iter().sum(), peak_rss, cpu: cpu1 - cpu0, phases: Some(phases) });
