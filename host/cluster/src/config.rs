@@ -71,15 +71,18 @@ impl Default for Timings {
 const UNSCALED_MEMBERS: usize = 16;
 
 impl Timings {
-    /// The defaults for a cluster of `members` nodes. Beyond 16 members the election timeouts
-    /// grow by 40 ms and `node_lost` by 25 ms per member (the lease with them), as corosync's
-    /// token timeout grows per node: the leader's heartbeat round to every follower, and any
-    /// burst of results from all of them, take longer, and with 32 nodes the defaults gave
-    /// false elections and lost nodes under load.
+    /// The defaults for a cluster of `members` nodes. Beyond 16 members the heartbeat grows by
+    /// 5 ms, the election timeouts by 40 ms and `node_lost` by 25 ms per member (the lease with
+    /// them), as corosync's token timeout grows per node: the leader's heartbeat round to every
+    /// follower, and any burst of results from all of them, take longer, and with 32 nodes the
+    /// defaults gave false elections and lost nodes under load.
     pub fn for_members(members: usize) -> Timings {
         let mut t = Timings::default();
         let extra = members.saturating_sub(UNSCALED_MEMBERS) as u32;
         if extra > 0 {
+            // The heartbeat is also openraft's AppendEntries timeout: a loaded leader of many
+            // followers needs longer than 100 ms for some of them.
+            t.heartbeat += Duration::from_millis(5) * extra;
             t.election_timeout_min += Duration::from_millis(40) * extra;
             t.election_timeout_max = t.election_timeout_min * 2;
             t.node_lost += Duration::from_millis(25) * extra;
@@ -294,6 +297,7 @@ mod tests {
         let t32 = Timings::for_members(32);
         assert_eq!(t32.election_timeout_min, Duration::from_millis(1040));
         assert_eq!(t32.node_lost, Duration::from_millis(1000));
+        assert_eq!(t32.heartbeat, Duration::from_millis(180));
         for members in [17, 32, 64, 200] {
             let config = config(Timings::for_members(members));
             config.validate().expect("valid");
