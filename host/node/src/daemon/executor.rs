@@ -154,23 +154,30 @@ impl Executor {
         // Runs on every applied entry on every node, while thousands of steps may be in flight:
         // look only at this node's, and copy out only those it has room to start.
         let me = self.ctx.name.as_str();
-        let Some((tid, t_term, mine, more)) = self.ctx.cluster.read(|s| {
+        let Some((tid, t_term, mine, full)) = self.ctx.cluster.read(|s| {
             let t = s.transition.as_ref()?;
             let mut started = self.started.lock().unwrap();
             // Steps of earlier transitions never come back.
             if started.0 != t.id {
                 *started = (t.id, HashSet::new());
             }
-            let mut waiting = t.in_flight_on(me).filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown) && !started.1.contains(&s.id));
+            let waiting = || t.in_flight_on(me).filter(|s| matches!(s.kind, StepKind::Resource | StepKind::Shutdown) && !started.1.contains(&s.id));
             // A DC of an older term: none of it runs here, and all of it is handed back.
-            let take = if t.term < term { usize::MAX } else { room };
-            let mine: Vec<Step> = waiting.by_ref().take(take).cloned().collect();
-            Some((t.id, t.term, mine, waiting.next().is_some()))
+            if t.term < term {
+                return Some((t.id, t.term, waiting().cloned().collect(), false));
+            }
+            // Starts, stops and probes before the first runs of recurring monitors: a free slot
+            // goes to what brings a resource up (or down) rather than to watching one that is.
+            let recurring = |s: &&Step| s.task == "monitor" && s.interval_ms > 0;
+            let mut mine: Vec<Step> = waiting().filter(|s| !recurring(s)).take(room).cloned().collect();
+            mine.extend(waiting().filter(recurring).take(room - mine.len()).cloned());
+            let full = mine.len() == room;
+            Some((t.id, t.term, mine, full))
         }) else {
             return;
         };
-        if more {
-            debug!(limit, "job limit reached; the rest waits");
+        if full {
+            debug!(limit, "job limit reached; anything more waits");
         }
         if mine.is_empty() {
             return;
