@@ -35,6 +35,12 @@ pub fn atrium_bin() -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// The log filter of the processes a test starts: `ATRIUM_TEST_LOG`, else the node's own
+/// default (`info,openraft=warn`), set explicitly so that a developer's `RUST_LOG` does not leak in.
+pub(crate) fn log_filter() -> String {
+    std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into())
+}
+
 fn free_port() -> Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
@@ -190,7 +196,7 @@ impl TestCluster {
         let child = command
             .args(["--log-format", format, "node", "run", "--config"])
             .arg(&node.config)
-            .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .env("RUST_LOG", log_filter())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -46,7 +46,7 @@ impl TestRemote {
             .arg(&self.dir)
             .args(["remote", "run", "--listen", &self.addr(), "--key-file"])
             .arg(&self.key_file)
-            .env("RUST_LOG", std::env::var("ATRIUM_TEST_LOG").unwrap_or_else(|_| "info,openraft=warn".into()))
+            .env("RUST_LOG", crate::log_filter())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -328,10 +328,9 @@ fn steps_queued_on_a_node_when_the_dc_dies_are_handed_back_and_rerun_by_the_new_
     cluster.load(&config)?;
     cluster.wait_for("the first start on the busy node", SETTLE, |s| rscs.iter().any(|r| node_of(s, r).is_some()))?;
     cluster.kill(&old_dc)?;
-    let s = cluster.wait_for("every resource started by the new DC", SETTLE, |s| {
+    cluster.wait_for("every resource started by the new DC", SETTLE, |s| {
         dc(s).is_some_and(|d| d != old_dc) && s["cluster"]["idle"] == true && rscs.iter().all(|r| node_of(s, r).as_deref() == Some(busy.as_str()))
     })?;
-    assert!(rscs.iter().all(|r| node_of(&s, r).is_some()));
     let log = std::fs::read_to_string(cluster.nodes.iter().find(|n| n.name == busy).unwrap().dir.join("atrium.log"))?;
     assert!(log.contains("refusing steps from a DC of an older term"), "the busy node had nothing queued when the DC died; the test did not test the hand-back");
     Ok(())
