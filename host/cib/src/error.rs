@@ -15,6 +15,8 @@ pub enum ValueError {
     Integer(String),
     #[error("invalid value {value:?} (expected one of: {expected})")]
     Enum { value: String, expected: &'static str },
+    #[error("must not be empty")]
+    Empty,
 }
 
 /// Where in the input an element starts (1-based).

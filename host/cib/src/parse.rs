@@ -258,10 +258,12 @@ fn bundle_part(el: &Element) -> BundlePart {
 }
 
 fn primitive(el: &Element) -> R<Primitive> {
-    // A primitive based on a template may leave its agent to the template.
+    // A primitive based on a template may leave its agent to the template (an empty value
+    // is written as no attribute, so without a template it would not load again).
     let template = opt(el, "template");
     let agent_attr = |name: &'static str| -> R<String> {
         match (el.attr(name), &template) {
+            (Some(""), None) => Err(bad(el, name, ValueError::Empty)),
             (Some(v), _) => Ok(v.to_string()),
             (None, Some(_)) => Ok(String::new()),
             (None, None) => Err(CibError::MissingAttribute { element: el.name.clone(), attribute: name, pos: el.pos }),

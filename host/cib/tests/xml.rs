@@ -1,7 +1,7 @@
 //! Reading and writing CIB XML: the Pacemaker regression inputs (when ATRIUM_PCMK_CASES is
 //! set), round trips, error reporting, and fuzzing for panics.
 
-use atrium_cib::{Cib, CibError, Resource};
+use atrium_cib::{Cib, CibError, Resource, ValueError};
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -78,6 +78,14 @@ fn errors_name_element_attribute_and_position() {
         Err(CibError::BadAttribute { element, attribute, pos, .. }) => {
             assert_eq!((element.as_str(), attribute.as_str()), ("rule", "score"));
             assert_eq!(pos.line, 16);
+        }
+        other => panic!("{other:?}"),
+    }
+    // An empty agent type would be written back as none: refused where it is read.
+    let empty_type = SMALL.replace(r#"type="Stateful""#, r#"type="""#);
+    match Cib::from_xml(&empty_type) {
+        Err(CibError::BadAttribute { element, attribute, source: ValueError::Empty, .. }) => {
+            assert_eq!((element.as_str(), attribute.as_str()), ("primitive", "type"));
         }
         other => panic!("{other:?}"),
     }
